@@ -1,0 +1,1 @@
+"""qualedge.benchmarks: conversion evidence, latency and quality benchmarks, reports. May use every stage."""

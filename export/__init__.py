@@ -1,0 +1,4 @@
+"""qualedge.export: LoRA merge, ONNX export, graph clean-up, mixed precision, TensorRT engines, parity gate, bundles.
+
+Reads checkpoints and registered models; never imports qualedge.train.
+"""

@@ -1,0 +1,89 @@
+"""The canonical in-memory image that every qualedge stage passes around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Image:
+    """An image in qualedge's one canonical form.
+
+    Attributes:
+        rgb: float32 array of shape (H, W, 3), RGB, values in [0, 1]. Grey inputs are replicated to three channels.
+        alpha: float32 array of shape (H, W) in [0, 1], or None when the source had no alpha channel. The toolchain
+            carries it through unchanged (super-resolution upscales it separately).
+        bit_depth: 8 or 16: the sample depth of the source, so that writing back keeps the precision.
+        grey: True when the source was single-channel (with or without alpha); writers then write grey again.
+        path: the file the image was read from, if any.
+        exif_orientation: the EXIF orientation tag that was applied on reading (1 means none).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    bit_depth: int = 8
+    grey: bool = False
+    path: Path | None = None
+    exif_orientation: int = 1
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rgb.ndim != 3 or self.rgb.shape[2] != 3:
+            raise ValueError(f"Image.rgb must have shape (H, W, 3), got {self.rgb.shape}")
+        if self.rgb.dtype != np.float32:
+            raise ValueError(f"Image.rgb must be float32, got {self.rgb.dtype}")
+        if self.alpha is not None and self.alpha.shape != self.rgb.shape[:2]:
+            raise ValueError(f"Image.alpha must have shape {self.rgb.shape[:2]}, got {self.alpha.shape}")
+        if self.bit_depth not in (8, 16):
+            raise ValueError(f"Image.bit_depth must be 8 or 16, got {self.bit_depth}")
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.alpha is not None
+
+    @property
+    def mode(self) -> str:
+        """PIL-style mode of the source: L, LA, RGB or RGBA."""
+        base = "L" if self.grey else "RGB"
+        return base + ("A" if self.alpha is not None else "")
+
+    def with_pixels(self, rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image:
+        """A copy with new pixels (for example the super-resolved ones), keeping depth, greyness and path."""
+        return replace(self, rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=alpha)
+
+    @classmethod
+    def from_array(cls, array: np.ndarray, *, bit_depth: int | None = None) -> Image:
+        """Build an Image from an HxW, HxWx3 or HxWx4 array: uint8, uint16, or float in [0, 1]."""
+        a = np.asarray(array)
+        if a.dtype == np.uint8:
+            depth, f = 8, a.astype(np.float32) / 255.0
+        elif a.dtype == np.uint16:
+            depth, f = 16, a.astype(np.float32) / 65535.0
+        elif np.issubdtype(a.dtype, np.floating):
+            depth, f = 8, a.astype(np.float32)
+        else:
+            raise ValueError(f"unsupported array dtype {a.dtype}: use uint8, uint16 or float in [0, 1]")
+        if bit_depth is not None:
+            depth = bit_depth
+        grey = f.ndim == 2 or (f.ndim == 3 and f.shape[2] in (1, 2))
+        if f.ndim == 2:
+            f = f[:, :, None]
+        if f.ndim != 3 or f.shape[2] not in (1, 2, 3, 4):
+            raise ValueError(f"array must be HxW, HxWx1..4; got shape {a.shape}")
+        alpha = None
+        if f.shape[2] in (2, 4):
+            alpha = np.ascontiguousarray(f[:, :, -1])
+            f = f[:, :, :-1]
+        rgb = np.repeat(f, 3, axis=2) if f.shape[2] == 1 else f
+        return cls(rgb=np.ascontiguousarray(rgb), alpha=alpha, bit_depth=depth, grey=grey)

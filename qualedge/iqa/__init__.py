@@ -1,0 +1,1 @@
+"""NR-IQA and full-reference metrics (see issue #3 for the full layer)."""

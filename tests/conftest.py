@@ -1,0 +1,60 @@
+"""Shared fixtures. Every test runs with the network disabled and a private qualedge cache."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A private cache for the whole session: tests never touch the user's ~/.cache and never write into the repo.
+    import tempfile
+
+    os.environ["QUALEDGE_CACHE"] = tempfile.mkdtemp(prefix="qualedge-test-cache-")
+    os.environ["QUALEDGE_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("network access is disabled in qualedge's tests")
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror("name resolution is disabled in qualedge's tests")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+
+
+def _shared_data() -> Path | None:
+    from qualedge.paths import shared_data_dir
+
+    return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The optional data folder (../shared/data or QUALEDGE_DATA); tests that need it skip without it."""
+    d = _shared_data()
+    if d is None:
+        pytest.skip("the shared data folder is absent (set QUALEDGE_DATA or place it at ../shared/data)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def photo_path() -> Path:
+    """A real photograph that is always available: scikit-image's CC0 'chelsea' (installed with pyiqa's deps)."""
+    try:
+        import skimage.data
+    except ImportError:  # pragma: no cover - skimage is a dependency of pyiqa
+        pytest.skip("scikit-image is not installed")
+    p = Path(skimage.data.__file__).parent / "chelsea.png"
+    if not p.is_file():
+        pytest.skip("scikit-image's bundled photos are missing")
+    return p
