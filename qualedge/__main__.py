@@ -1,0 +1,5 @@
+import sys
+
+from qualedge.cli import main
+
+sys.exit(main())

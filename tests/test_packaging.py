@@ -1,0 +1,77 @@
+"""Packaging, import hygiene and the CLI skeleton."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "onnx", "onnxruntime", "pyiqa", "tensorrt", "cv2", "peft", "scipy", "matplotlib")
+
+
+def _py(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/").stdout
+
+
+def test_package_list_names_every_package_folder() -> None:
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapping = cfg["package-dir"]
+    declared = set(cfg["packages"])
+    found = set()
+    for pkg, folder in mapping.items():
+        for init in (REPO / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(REPO / folder)
+            found.add(".".join([pkg, *rel.parts]) if rel.parts else pkg)
+    assert found == declared, f"add to pyproject packages: {sorted(found - declared)}; remove: {sorted(declared - found)}"
+
+
+def test_stage_folders_import_as_subpackages() -> None:
+    out = _py("import qualedge.train, qualedge.export, qualedge.runtime, qualedge.benchmarks as b; print(b.__name__)")
+    assert out.strip() == "qualedge.benchmarks"
+
+
+def test_import_qualedge_pulls_in_no_heavy_package() -> None:
+    out = _py(f"import sys, qualedge; print([m for m in {HEAVY!r} if m in sys.modules])")
+    assert out.strip() == "[]"
+
+
+def test_help_is_fast_and_lists_every_verb() -> None:
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "qualedge", "--help"], capture_output=True, text=True, check=True)
+    assert time.perf_counter() - t0 < 2.0
+    for verb in ("models", "iqa-eval", "train-sr", "finetune-sr", "eval-sr", "train-restore", "export", "restore", "bench"):
+        assert verb in r.stdout
+    out = _py("import sys; from qualedge.cli import build_parser; build_parser(); print([m for m in %r if m in sys.modules])" % (HEAVY,))
+    assert out.strip() == "[]"
+
+
+def test_models_lists_realesrgan_as_available_offline() -> None:
+    from qualedge.cli import main
+
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["models", "--json"]) == 0
+    report = json.loads(buf.getvalue())
+    avail = {w["id"]: w["available_offline"] for w in report["pretrained"]}
+    assert avail["realesrgan-x4plus"] and avail["realesr-animevideov3"]
+    assert {a["id"] for a in report["architectures"]} >= {"rrdbnet", "swinir", "srvgg", "espcn", "fsrcnn", "unet_disc_sn"}
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["models"]) == 0
+    text = buf.getvalue()
+    assert "realesrgan-x4plus" in text and "Pretrained weights" in text
+
+
+def test_readme_opens_with_exactly_two_commands() -> None:
+    lines = (REPO / "README.md").read_text().splitlines()
+    assert lines[0].startswith("```")
+    end = lines.index("```", 1)
+    cmds = lines[1:end]
+    assert len(cmds) == 2 and "pip install" in cmds[0] and "pytest" in cmds[1]
