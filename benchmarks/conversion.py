@@ -14,7 +14,7 @@ import torch
 
 from qualedge.data.color import rgb_to_y
 from qualedge.data.resize import imresize
-from qualedge.iqa.fr_numpy import psnr
+from qualedge.iqa.fr import psnr_np as psnr
 from qualedge.io import read_image
 from qualedge.weights.zoo import load_pretrained, locate_sources, get_pretrained
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-UNBUILT = ["iqa-eval", "train-sr", "finetune-sr", "eval-sr", "train-restore", "export", "restore", "bench"]
+UNBUILT = ["train-sr", "finetune-sr", "eval-sr", "train-restore", "bench"]
 
 
 @pytest.mark.parametrize("verb", UNBUILT)

@@ -77,3 +77,31 @@ def imresize(img: np.ndarray, scale: float | None = None, *, size: tuple[int, in
     for axis, n, s in order:
         a = _resize_axis(a, axis, n, s, antialias)
     return a
+
+
+def imresize_torch(x, scale: float | None = None, *, size: tuple[int, int] | None = None, antialias: bool = True):
+    """:func:`imresize` for (N, C, H, W) torch tensors (same kernel and borders; differentiable w.r.t. ``x``)."""
+    import torch
+
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    if (scale is None) == (size is None):
+        raise ValueError("imresize_torch: pass exactly one of scale or size")
+    if size is None:
+        assert scale is not None
+        out_h, out_w, sh, sw = int(math.ceil(h * scale)), int(math.ceil(w * scale)), scale, scale
+    else:
+        out_h, out_w = size
+        sh, sw = out_h / h, out_w / w
+    order = sorted([(-2, out_h, sh, h), (-1, out_w, sw, w)], key=lambda t: t[2])
+    for dim, n, s, length in order:
+        wts, idx = _contributions(int(x.shape[dim]), n, s, antialias)
+        wt = torch.as_tensor(wts, dtype=x.dtype, device=x.device)
+        ix = torch.as_tensor(idx, device=x.device)
+        g = x.index_select(dim, ix.reshape(-1))  # (..., n*P, ...) along dim
+        if dim == -2:
+            g = g.reshape(*x.shape[:-2], n, ix.shape[1], x.shape[-1])
+            x = (g * wt[:, :, None]).sum(-2)
+        else:
+            g = g.reshape(*x.shape[:-1], n, ix.shape[1])
+            x = (g * wt).sum(-1)
+    return x

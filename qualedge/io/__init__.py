@@ -7,7 +7,7 @@ and what to do; ``write_image`` writes atomically.
 from qualedge.io.formats import FORMATS, SUPPORTED_EXTENSIONS
 from qualedge.io.image import Image
 from qualedge.io.read import DEFAULT_MAX_PIXELS, read_header, read_image
-from qualedge.io.write import encode_image, quantize, write_image
+from qualedge.io.write import encode_image, encode_pixels, quantize, write_image, write_pixels
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -15,8 +15,10 @@ __all__ = [
     "SUPPORTED_EXTENSIONS",
     "Image",
     "encode_image",
+    "encode_pixels",
     "quantize",
     "read_header",
     "read_image",
     "write_image",
+    "write_pixels",
 ]

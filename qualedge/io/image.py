@@ -8,6 +8,15 @@ from pathlib import Path
 import numpy as np
 
 
+def to_float(a: np.ndarray) -> np.ndarray:
+    """uint8/uint16 samples -> float32 in [0, 1]; the one conversion every reader uses (so all paths agree bit for bit)."""
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) * np.float32(1.0 / 255.0)
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) * np.float32(1.0 / 65535.0)
+    raise ValueError(f"to_float takes uint8 or uint16, got {a.dtype}")
+
+
 @dataclass
 class Image:
     """An image in qualedge's one canonical form.
@@ -66,10 +75,8 @@ class Image:
     def from_array(cls, array: np.ndarray, *, bit_depth: int | None = None) -> Image:
         """Build an Image from an HxW, HxWx3 or HxWx4 array: uint8, uint16, or float in [0, 1]."""
         a = np.asarray(array)
-        if a.dtype == np.uint8:
-            depth, f = 8, a.astype(np.float32) / 255.0
-        elif a.dtype == np.uint16:
-            depth, f = 16, a.astype(np.float32) / 65535.0
+        if a.dtype in (np.uint8, np.uint16):
+            depth, f = (8 if a.dtype == np.uint8 else 16), to_float(a)
         elif np.issubdtype(a.dtype, np.floating):
             depth, f = 8, a.astype(np.float32)
         else:

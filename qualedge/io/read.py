@@ -22,7 +22,7 @@ import numpy as np
 
 from qualedge.errors import ImageReadError
 from qualedge.io.formats import SUPPORTED_NAMES, ImageFormat, looks_complete, sniff
-from qualedge.io.image import Image
+from qualedge.io.image import Image, to_float
 
 DEFAULT_MAX_PIXELS = 1 << 28  # 268 M pixels, e.g. 16384 x 16384
 _PIL_LOCK = threading.Lock()
@@ -185,10 +185,8 @@ def read_image(path: str | Path, *, max_pixels: int | None = None, apply_exif: b
                 f"{path}: the {fmt.name} file is truncated ({exc}). Re-export or re-download the image."
             ) from exc
 
-    if arr.dtype == np.uint8:
-        depth, scale = 8, 1.0 / 255.0
-    elif arr.dtype == np.uint16:
-        depth, scale = 16, 1.0 / 65535.0
+    if arr.dtype in (np.uint8, np.uint16):
+        depth = 8 if arr.dtype == np.uint8 else 16
     else:
         raise ImageReadError(
             f"{path}: unsupported sample type {arr.dtype} ({fmt.name}). qualedge reads 8- and 16-bit integer images; "
@@ -205,7 +203,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = None, apply_exif: b
     if orientation in _ORIENT:
         arr = _ORIENT[orientation](arr)
 
-    f = arr.astype(np.float32) * np.float32(scale)
+    f = to_float(arr)
     alpha = None
     if channels in (2, 4):
         alpha = np.ascontiguousarray(f[:, :, -1])

@@ -23,32 +23,50 @@ def quantize(x: np.ndarray, bit_depth: int) -> np.ndarray:
 
 def encode_image(image: Image, ext: str, *, bit_depth: int | None = None, quality: int = 95) -> bytes:
     """Encode ``image`` to the bytes of the format named by ``ext`` (for example ``.png``)."""
-    import cv2
+    fmt = _format(ext)
+    depth = bit_depth if bit_depth is not None else min(image.bit_depth, fmt.max_bit_depth)
+    if depth not in (8, 16):
+        raise ImageWriteError(f"bit depth {depth} is not supported: use 8 or 16.")
+    rgb = quantize(image.rgb, depth)
+    alpha = quantize(image.alpha, depth) if image.alpha is not None else None
+    pixels = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
+    return encode_pixels(pixels, ext, grey=image.grey, quality=quality)
 
+
+def _format(ext: str):
     fmt = format_for_extension(ext)
     if fmt is None:
         raise ImageWriteError(
             f"cannot write '{ext}' files: unsupported extension. Use one of {', '.join(SUPPORTED_EXTENSIONS)}."
         )
-    depth = bit_depth if bit_depth is not None else min(image.bit_depth, fmt.max_bit_depth)
-    if depth not in (8, 16):
-        raise ImageWriteError(f"bit depth {depth} is not supported: use 8 or 16.")
+    return fmt
+
+
+def encode_pixels(pixels: np.ndarray, ext: str, *, grey: bool = False, quality: int = 95) -> bytes:
+    """Encode integer pixels: uint8/uint16, (H, W, 3) RGB or (H, W, 4) RGBA; ``grey`` writes luma (+ alpha)."""
+    import cv2
+
+    fmt = _format(ext)
+    if pixels.dtype not in (np.uint8, np.uint16) or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ImageWriteError(f"pixels must be uint8/uint16 (H, W, 3|4), got {pixels.dtype} {pixels.shape}")
+    depth = 8 if pixels.dtype == np.uint8 else 16
     if depth > fmt.max_bit_depth:
         raise ImageWriteError(
             f"{fmt.name} cannot hold {depth}-bit samples (at most {fmt.max_bit_depth}). Write PNG or TIFF, or pass bit_depth=8."
         )
-    if image.alpha is not None and not fmt.alpha:
+    has_alpha = pixels.shape[2] == 4
+    if has_alpha and not fmt.alpha:
         raise ImageWriteError(
             f"{fmt.name} has no alpha channel but the image has one. Write PNG, TIFF or WebP to keep it, "
             "or drop the alpha explicitly (image.with_pixels(image.rgb, None))."
         )
-    if image.grey:
-        planes = [(image.rgb @ _LUMA)[:, :, None]]
+    if grey:
+        maxv = 255.0 if depth == 8 else 65535.0
+        luma = pixels[:, :, :3].astype(np.float32) @ _LUMA
+        g = np.clip(np.floor(luma + 0.5), 0, maxv).astype(pixels.dtype)[:, :, None]
+        arr = np.concatenate([g, pixels[:, :, 3:]], axis=2) if has_alpha else g
     else:
-        planes = [image.rgb[:, :, ::-1]]  # OpenCV encodes BGR
-    if image.alpha is not None:
-        planes.append(image.alpha[:, :, None])
-    arr = quantize(np.concatenate(planes, axis=2), depth)
+        arr = np.concatenate([pixels[:, :, 2::-1], pixels[:, :, 3:]], axis=2) if has_alpha else pixels[:, :, ::-1]
     if arr.shape[2] == 2 and depth == 8 and fmt.name == "PNG":
         return _encode_la_png(arr)
     if arr.shape[2] == 1:
@@ -77,6 +95,13 @@ def _encode_la_png(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     PILImage.fromarray(np.ascontiguousarray(arr), mode="LA").save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
+
+
+def write_pixels(path: str | Path, pixels: np.ndarray, *, grey: bool = False, quality: int = 95) -> Path:
+    """Write integer pixels (see :func:`encode_pixels`) atomically."""
+    path = Path(path)
+    check_output_dir(path, what="output image")
+    return atomic_write_bytes(path, encode_pixels(pixels, path.suffix, grey=grey, quality=quality), what="output image")
 
 
 def write_image(

@@ -1,0 +1,40 @@
+"""pyiqa metrics go through qualedge's weight resolution; offline failures name the file and where to put it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from qualedge.errors import WeightsNotFoundError
+from qualedge.iqa.metrics import create_metric
+from qualedge.iqa.pyiqa_backend import pyiqa_weights_dir
+
+
+def test_pyiqa_metric_without_weights_runs() -> None:
+    m = create_metric("pyiqa:psnr")
+    x = torch.rand(1, 3, 32, 32)
+    assert float(m(x, x)[0]) > 60
+
+
+def test_pyiqa_metric_offline_names_file_and_location() -> None:
+    with pytest.raises(WeightsNotFoundError) as ei:
+        create_metric("musiq")
+    msg = str(ei.value)
+    assert "musiq_koniq_ckpt" in msg and str(pyiqa_weights_dir()) in msg and "huggingface.co" in msg
+
+
+def test_pyiqa_niqe_resolves_from_the_qualedge_cache(shared_data: Path) -> None:
+    target = pyiqa_weights_dir() / "niqe_modelparameters.mat"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shared_data / "iqa" / "niqe" / "modelparameters.mat", target)
+    try:
+        m = create_metric("pyiqa:niqe")
+        from qualedge.io import read_image
+
+        x = torch.from_numpy(read_image(shared_data / "iqa" / "calibra" / "dist_dir" / "I04.bmp").rgb).permute(2, 0, 1)[None]
+        assert float(m(x)[0]) == pytest.approx(3.6549, rel=0.01)  # pyiqa's calibrated value
+    finally:
+        target.unlink()
