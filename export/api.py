@@ -1,0 +1,295 @@
+"""``export_bundle``: the public function behind ``qualedge export``.
+
+Composition of small steps, per model: resolve the weights (pretrained id, weights file, or checkpoint with an
+optional LoRA adapter merged in fp32) -> ``safetensors`` form (for the PyTorch backend) -> ONNX fp32 (dynamic H/W
+for convolutional models, a fixed tile for window-attention models) -> onnxslim -> parity gate -> fp16 form with
+fp32 fall-backs -> parity gate -> optional TensorRT plans. The bundle is assembled in a temporary folder next to the
+destination and renamed into place only when every step passed, so a failed export leaves nothing that looks valid.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from qualedge._version import __version__
+from qualedge.archs import ModelDescriptor, Tiling, get_arch
+from qualedge.bundle import ABI_VERSION, Form, Manifest, ModelEntry, write_manifest
+from qualedge.errors import ConfigError, ExportError, OutputError
+from qualedge.weights.cache import sha256_file
+
+PRECISIONS = ("fp32", "fp16")
+EXAMPLE = Path(__file__).resolve().parents[1] / "qualedge" / "assets" / "images" / "example.png"
+
+
+@dataclass
+class ModelSource:
+    """Where one model of the bundle comes from: exactly one of ``pretrained``, ``weights`` or ``checkpoint``."""
+
+    name: str = "sr"
+    role: str = "sr"
+    pretrained: str | None = None
+    weights: str | None = None
+    arch: str | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+    module: nn.Module | None = None  # an in-memory model (with arch/hparams), e.g. the quality head
+
+
+def _example_inputs(in_channels: int) -> list[np.ndarray]:
+    from qualedge.io import read_image
+
+    if not EXAMPLE.is_file():
+        return []
+    rgb = read_image(EXAMPLE).rgb
+    if in_channels == 1:
+        from qualedge.data.color import rgb_to_y
+
+        rgb = rgb_to_y(rgb, matlab=False)[:, :, None]
+    return [np.ascontiguousarray(rgb[:64, :64].transpose(2, 0, 1))[None]]
+
+
+def resolve_model(src: ModelSource) -> tuple[nn.Module, ModelDescriptor, dict[str, Any]]:
+    """Build the fp32 module with its weights, merging a LoRA adapter when the checkpoint has one."""
+    given = [x for x in (src.pretrained, src.weights, src.checkpoint, src.module) if x is not None]
+    if len(given) != 1:
+        raise ConfigError(f"model {src.name}: give exactly one of pretrained, weights (+arch), checkpoint or module")
+    info: dict[str, Any] = {}
+    if src.pretrained:
+        from qualedge.weights.zoo import get_pretrained, load_pretrained
+
+        model, desc = load_pretrained(src.pretrained)
+        entry = get_pretrained(src.pretrained)
+        info = {"pretrained": entry.id, "license": entry.license, "origin": entry.origin}
+    elif src.weights:
+        from qualedge.archs import detect_arch
+        from qualedge.weights.load import load_state_dict
+        from qualedge.weights.zoo import load_into
+
+        sd = load_state_dict(src.weights)
+        spec = get_arch(src.arch) if src.arch else detect_arch(sd)
+        hp = {**spec.infer(sd), **src.hparams} if not src.arch else spec.resolve(**src.hparams)
+        model, desc = spec.build(**hp)
+        load_into(model, sd, source=str(src.weights))
+        info = {"weights": str(src.weights), "sha256": sha256_file(src.weights)}
+    elif src.checkpoint:
+        from qualedge.checkpoint import read_checkpoint
+        from qualedge.weights.zoo import load_into
+
+        ck = read_checkpoint(src.checkpoint)
+        spec = get_arch(ck.arch_id)
+        model, desc = spec.build(**ck.hyperparameters)
+        load_into(model, ck.state_dict, source=str(src.checkpoint))
+        info = {"checkpoint": str(src.checkpoint), "step": ck.meta.get("step")}
+        if ck.adapter is not None:
+            from qualedge.export.lora import merge_lora
+
+            model, merge = merge_lora(model, ck.adapter, in_channels=desc.in_channels)
+            info["lora"] = merge
+    else:
+        if src.arch is None:
+            raise ConfigError(f"model {src.name}: an in-memory module needs arch")
+        model = src.module  # type: ignore[assignment]
+        desc = get_arch(src.arch).descriptor(get_arch(src.arch).resolve(**src.hparams), model)
+        info = {"module": type(model).__name__}
+    return model.float().eval(), desc, info
+
+
+class _CellMap(nn.Module):
+    """Export wrapper: the quality head's dense map, (N, 1, H/16, W/16)."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head.cell_map(x)
+
+
+def _io(name: str, channels: int) -> dict[str, Any]:
+    return {"name": name, "layout": "NCHW", "dtype": "float32", "channels": channels, "range": [0.0, 1.0]}
+
+
+def _export_forms(
+    name: str,
+    model: nn.Module,
+    desc: ModelDescriptor,
+    folder: Path,
+    *,
+    precisions: tuple[str, ...],
+    tile: int | None,
+    exporter: str,
+    opset: int,
+    out_channels: int,
+) -> list[Form]:
+    from qualedge.export.clean import clean_onnx
+    from qualedge.export.onnx_export import export_onnx
+    from qualedge.export.parity import check_parity, ort_runner, parity_inputs
+    from qualedge.export.precision import to_fp16
+
+    fixed = desc.tiling is Tiling.FIXED
+    if fixed:
+        size = tile or desc.size.fixed_tile or 64
+        if size % desc.size.multiple_of:
+            raise ConfigError(f"{name}: tile {size} must be a multiple of {desc.size.multiple_of} for {desc.arch_id}")
+        shapes = {"dynamic": False, "tile": size}
+        sizes, real = [size], [r for r in _example_inputs(desc.in_channels) if r.shape[-1] == size]
+    else:
+        size = desc.size.padded(64)
+        shapes = {"dynamic": True, "min": desc.size.padded(16), "max": 4096, "multiple_of": desc.size.multiple_of}
+        sizes = [desc.size.padded(24), desc.size.padded(40)]
+        real = _example_inputs(desc.in_channels)
+    inputs = parity_inputs(desc.in_channels, sizes, real)
+    forms: list[Form] = []
+    fp32 = folder / f"{name}.fp32.onnx"
+    export_onnx(model, fp32, in_channels=desc.in_channels, example_size=size, dynamic=not fixed, min_size=shapes.get("min", size), opset=opset, exporter=exporter)
+    slim = clean_onnx(fp32)
+    report = check_parity(model, ort_runner(fp32), inputs, precision="fp32", label=f"{name} fp32")
+    common = dict(format="onnx", opset=opset, inputs=[_io("x", desc.in_channels)], outputs=[_io("y", out_channels)], shapes=shapes)
+    forms.append(Form(path=fp32.name, precision="fp32", sha256=sha256_file(fp32), parity=report, extra={"exporter": exporter, "slim": slim}, **common))
+    if "fp16" in precisions:
+        if not desc.supports_fp16:
+            forms[-1].extra["fp16_skipped"] = f"{desc.arch_id} is not fp16-safe (descriptor); no fp16 form"
+        else:
+            fp16 = folder / f"{name}.fp16.onnx"
+            calib = [a[0] for _, a in inputs]
+            prec = to_fp16(fp32, fp16, fp32_modules=desc.fp32_layers, calibration=calib)
+            report16 = check_parity(model, ort_runner(fp16), inputs, precision="fp16", label=f"{name} fp16")
+            forms.append(
+                Form(
+                    path=fp16.name, precision="fp16", sha256=sha256_file(fp16), fp32_nodes=prec["fp32_nodes"], parity=report16,
+                    extra={"fp32_modules": prec["fp32_modules"], "overflow_nodes": prec["overflow_nodes"]}, **common,
+                )  # fmt: skip
+            )
+    return forms
+
+
+def _trt_forms(name: str, forms: list[Form], folder: Path, desc: ModelDescriptor, timing_cache: Path | None) -> list[Form]:
+    from qualedge.export.trt import build_engine
+
+    out = []
+    for f in [f for f in forms if f.format == "onnx"]:
+        if f.shapes.get("dynamic"):
+            c = desc.in_channels
+            mn, opt, mx = (1, c, 32, 32), (4, c, 256, 256), (8, c, 1024, 1024)
+        else:
+            t = f.shapes["tile"]
+            mn = opt = mx = (1, desc.in_channels, t, t)
+        plan = folder / f"{name}.{f.precision}.plan"
+        meta = build_engine(folder / f.path, plan, input_name="x", min_shape=mn, opt_shape=opt, max_shape=mx, timing_cache=timing_cache)
+        out.append(Form(path=plan.name, format="trt-plan", precision=f.precision, sha256=sha256_file(plan), inputs=f.inputs, outputs=f.outputs, shapes=f.shapes, extra=meta))
+    return out
+
+
+def export_bundle(
+    out: str | Path,
+    sources: list[ModelSource],
+    *,
+    precisions: tuple[str, ...] = ("fp32", "fp16"),
+    quality_head: bool = True,
+    tile: int | None = None,
+    exporter: str = "dynamo",
+    opset: int = 18,
+    tensorrt: bool = False,
+    timing_cache: str | Path | None = None,
+    policy: dict[str, Any] | None = None,
+    threshold: float = 0.5,
+    overwrite: bool = False,
+) -> Manifest:
+    """Write a bundle folder at ``out``; see the module docstring. Returns its manifest."""
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ConfigError(f"precision {p!r} is not supported; choose from {PRECISIONS}")
+    if "fp32" not in precisions:
+        raise ConfigError("the fp32 form is always exported (it is the fall-back for tiles whose fp16 output overflows)")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
+    if not out.parent.exists():
+        raise OutputError(f"output folder {out.parent} does not exist; create it first")
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"model names must be unique, got {names}")
+    if quality_head and "qhead" not in names:
+        from qualedge.iqa.head import load_quality_head
+
+        sources = [*sources, ModelSource(name="qhead", role="quality", module=_CellMap(load_quality_head()), arch="__qhead__")]
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        entries = []
+        for src in sources:
+            if src.arch == "__qhead__":
+                model, info = src.module, {"module": "qualedge quality head"}
+                from qualedge.iqa.head import DEFAULT_WEIGHTS
+
+                desc_dict: dict[str, Any] = {"purpose": "IQA", "cell": 16, "in_channels": 3, "out_channels": 1, "weights_sha256": sha256_file(DEFAULT_WEIGHTS)}
+                forms = _export_forms(
+                    src.name, model, _qhead_descriptor(), tmp, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1
+                )  # type: ignore[arg-type]
+                entries.append(ModelEntry(src.name, "quality", "quality_head", {}, desc_dict, forms, extra=info))
+                continue
+            model, desc, info = resolve_model(src)
+            from qualedge.weights.load import save_state_dict
+
+            st = tmp / f"{src.name}.safetensors"
+            save_state_dict(st, model.state_dict(), metadata={"arch_id": desc.arch_id})
+            forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
+            forms += _export_forms(src.name, model, desc, tmp, precisions=precisions, tile=tile, exporter=exporter, opset=opset, out_channels=desc.out_channels)
+            if tensorrt:
+                forms += _trt_forms(src.name, forms, tmp, desc, Path(timing_cache) if timing_cache else None)
+            entries.append(ModelEntry(src.name, src.role, desc.arch_id, dict(desc.hyperparameters), desc.to_dict(), forms, extra=info))
+        manifest = Manifest(
+            models=entries,
+            policy=policy or default_policy(entries, threshold=threshold),
+            source={"sources": [s.name for s in sources], "exporter": exporter, "torch": torch.__version__},
+            abi_version=ABI_VERSION,
+            qualedge_version=__version__,
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        )
+        write_manifest(tmp, manifest)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _qhead_descriptor() -> ModelDescriptor:
+    from qualedge.archs import SizeRequirements
+
+    return ModelDescriptor(
+        arch_id="quality_head", hyperparameters={}, purpose="IQA", scale=1, in_channels=3, out_channels=1, color="RGB",
+        size=SizeRequirements(minimum=16, multiple_of=1), tiling=Tiling.SUPPORTED, tile_advice=(512, 0),
+        supports_fp16=False, supports_bf16=True, fp32_layers=(), param_count=0,
+    )  # fmt: skip
+
+
+def default_policy(entries: list[ModelEntry], *, threshold: float = 0.5) -> dict[str, Any]:
+    """The runtime's defaults stored in the bundle (overridable at run time)."""
+    sr = [e.name for e in entries if e.role == "sr"]
+    return {
+        "quality_model": "qhead" if any(e.role == "quality" for e in entries) else None,
+        "compact": sr[0] if sr else None,
+        "heavy": sr[1] if len(sr) > 1 else None,
+        "threshold": threshold,
+        "overlap": 16,
+        "precision": "fp32",
+    }
+
+
+__all__ = ["ModelSource", "export_bundle", "resolve_model", "default_policy", "ExportError"]

@@ -1,0 +1,90 @@
+"""Step: PyTorch module -> ONNX.
+
+PyTorch >= 2.9 exports with ``torch.export`` ("dynamo") by default; qualedge uses it with ``dynamic_shapes``
+(``torch.export.Dim``) for convolutional models, so one graph serves every tile size, and a fixed tile for
+window-attention models (SwinIR bakes its shift masks for one size). ``exporter="legacy"`` selects the TorchScript
+exporter explicitly (``dynamo=False``, ``dynamic_axes``); it traces Python control flow once, so shape-dependent
+padding is frozen: prefer dynamo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from qualedge.errors import ExportError
+
+EXPORTERS = ("dynamo", "legacy")
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    in_channels: int,
+    example_size: int = 64,
+    dynamic: bool = True,
+    min_size: int = 16,
+    max_size: int = 4096,
+    opset: int = 18,
+    exporter: str = "dynamo",
+    input_name: str = "x",
+    output_name: str = "y",
+    extra_inputs: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Export ``model`` (one NCHW image input, one output) to ``path``.
+
+    Args:
+        dynamic: batch, height and width are symbolic (min_size..max_size); False fixes the example shape.
+        example_size: side of the example input (the fixed tile when ``dynamic`` is False).
+        extra_inputs: further named inputs (kept fixed-shape), e.g. the noise of an unrolled diffusion sampler.
+    """
+    if exporter not in EXPORTERS:
+        raise ExportError(f"exporter must be one of {EXPORTERS}, got {exporter!r}")
+    path = Path(path)
+    model = model.eval()
+    x = torch.rand(1, in_channels, example_size, example_size)
+    args = (x, *(extra_inputs or {}).values())
+    names = [input_name, *(extra_inputs or {})]
+    kw: dict = dict(input_names=names, output_names=[output_name], opset_version=opset)
+    has_dynamo = "dynamo" in inspect.signature(torch.onnx.export).parameters
+    if exporter == "dynamo":
+        if not has_dynamo:
+            raise ExportError(f"torch {torch.__version__} has no dynamo ONNX exporter; use exporter='legacy'")
+        kw["dynamo"] = True
+        kw["external_data"] = False  # one self-contained file, covered by the manifest's sha256
+        if dynamic:
+            batch = torch.export.Dim("batch", min=1, max=256)
+            h = torch.export.Dim("height", min=min_size, max=max_size)
+            w = torch.export.Dim("width", min=min_size, max=max_size)
+            shapes = {input_name: {0: batch, 2: h, 3: w}}
+            for n in extra_inputs or {}:
+                shapes[n] = None
+            kw["dynamic_shapes"] = shapes
+        kw["verbose"] = False
+    else:
+        if has_dynamo:
+            kw["dynamo"] = False
+        if dynamic:
+            kw["dynamic_axes"] = {input_name: {0: "batch", 2: "height", 3: "width"}, output_name: {0: "batch", 2: "oh", 3: "ow"}}
+    try:
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, args, str(path), **kw)
+    except Exception as exc:  # the exporters raise many unrelated types
+        raise ExportError(
+            f"ONNX export ({exporter}) of {type(model).__name__} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            + (". Try exporter='legacy' or a fixed tile (dynamic=False)." if exporter == "dynamo" else "")
+        ) from exc
+    if not path.is_file():
+        raise ExportError(f"the exporter wrote no file at {path}")
+    stray = Path(str(path) + ".data")
+    if stray.exists():
+        raise ExportError(f"the exporter wrote external weights {stray.name}; bundles hold self-contained graphs")
+    return path
