@@ -1,15 +1,61 @@
-"""``qualedge restore``: not built yet (tracked in issue #4)."""
+"""``qualedge restore IMAGE|FOLDER -o OUT``: quality-aware tiled super-resolution with a bundle (the main job)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.add_argument("input", help="an image file or a folder of images")
+    p.add_argument("-o", "--output", required=True, help="output file (for a file) or folder (for a folder)")
+    p.add_argument("--bundle", help="bundle folder from 'qualedge export' (default: the embedded default, built on first use)")
+    p.add_argument("--policy", choices=("adaptive", "compact", "heavy"), default="adaptive", help="tile routing (adaptive)")
+    p.add_argument("--threshold", type=float, help="tile quality in [0, 1] at or above which the compact model is used")
+    p.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic)")
+    p.add_argument("--overlap", type=int, help="tile overlap in input pixels (default: the bundle's, 16)")
+    p.add_argument("--batch", type=int, default=4, help="tiles per inference call (4)")
+    p.add_argument("--backend", choices=("ort", "torch", "trt"), default="ort")
+    p.add_argument("--device", default="cpu", help="cpu, cuda (or tensorrt with --backend ort)")
+    p.add_argument("--precision", choices=("fp32", "fp16"), help="model precision (default: the bundle's, fp32)")
+    p.add_argument("--quality-weighting", action="store_true", help="weight overlapping tiles by their quality")
+    p.add_argument("--decision-map", action="store_true", help="also write <output>.decisions.png")
+    p.add_argument("--threads", type=int, help="inference threads")
+    p.add_argument("--ext", help="output extension for folder runs (default: the input's)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (95)")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    p.add_argument("--json", action="store_true", help="print a JSON summary per image (times per stage, tiles, decisions)")
+    p.add_argument("--no-progress", action="store_true")
 
 
 def main(args: argparse.Namespace) -> int:
-    from qualedge.errors import NotImplementedYetError
+    from pathlib import Path
 
-    raise NotImplementedYetError("'qualedge restore' is designed (see README) but not built yet; it is tracked in issue #4.")
+    from qualedge.runtime.batch import restore_many
+    from qualedge.runtime.restorer import RestoreOptions, Restorer
+
+    bundle = args.bundle
+    if bundle is None:
+        from qualedge.export.defaults import ensure_default_bundle
+
+        bundle = ensure_default_bundle(log=lambda m: print(m, file=sys.stderr))
+    opts = RestoreOptions(
+        tile=args.tile, overlap=args.overlap, batch=args.batch, backend=args.backend, device=args.device,
+        precision=args.precision, policy=args.policy, threshold=args.threshold, quality_weighting=args.quality_weighting,
+        threads=args.threads,
+    )  # fmt: skip
+    restorer = Restorer(bundle, opts)
+    summaries = restore_many(
+        restorer, Path(args.input), Path(args.output), overwrite=args.overwrite, json_lines=args.json,
+        decision_map=args.decision_map, ext=args.ext, progress=not args.no_progress, quality=args.quality,
+    )  # fmt: skip
+    if not args.json:
+        done = [s for s in summaries if "skipped" not in s]
+        for s in done:
+            t = s["times_s"]
+            print(f"{s['input_file']} -> {s['output_file']}: {s['input'][0]}x{s['input'][1]} -> {s['output'][0]}x{s['output'][1]}, "
+                  f"{s['tiles']['rows'] * s['tiles']['cols']} tiles {s['decisions']}, {t['end_to_end']:.2f} s")  # fmt: skip
+        skipped = len(summaries) - len(done)
+        if skipped:
+            print(f"{skipped} output(s) existed and were skipped (--overwrite to redo)")
+    return 0

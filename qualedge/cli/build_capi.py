@@ -1,0 +1,17 @@
+"""``qualedge build-capi -o DIR``: build the C ABI library (libqualedge.so) and copy its header (qualedge.h)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, help="folder for libqualedge.so and qualedge.h")
+
+
+def main(args: argparse.Namespace) -> int:
+    from qualedge.runtime.capi_build import build_capi
+
+    lib, header = build_capi(args.output)
+    print(f"built {lib}\nheader {header}")
+    return 0

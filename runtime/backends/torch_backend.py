@@ -1,0 +1,47 @@
+"""PyTorch eager backend: the registered architecture with the bundle's safetensors weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qualedge.archs import get_arch
+from qualedge.bundle import ModelEntry
+from qualedge.errors import BackendUnavailableError, UnsupportedDtypeError
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, weights: Path, entry: ModelEntry, *, device: str = "cpu", precision: str = "fp32", threads: int | None = None) -> None:
+        from qualedge.weights.load import load_state_dict
+        from qualedge.weights.zoo import load_into
+
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendUnavailableError("CUDA is not available to PyTorch here; use device='cpu'")
+        if precision not in DTYPES:
+            raise UnsupportedDtypeError(f"precision {precision!r}: choose one of {sorted(DTYPES)}")
+        desc = entry.descriptor
+        if precision == "fp16" and not desc.get("supports_fp16", False):
+            raise UnsupportedDtypeError(f"{entry.arch_id} is not fp16-safe; use fp32 or bf16")
+        if threads:
+            torch.set_num_threads(threads)
+        model, _ = get_arch(entry.arch_id).build(**entry.hyperparameters)
+        load_into(model, load_state_dict(weights), source=str(weights))
+        self.device = torch.device(device)
+        self.dtype = DTYPES[precision]
+        self.model = model.to(self.device, self.dtype).eval()
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.precision = precision
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, self.dtype)
+        if self.device.type == "cuda":
+            t = t.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return self.model(t).float().cpu().numpy()

@@ -1,0 +1,82 @@
+/* qualedge C ABI: restore images with a qualedge bundle from C (or any language with a C FFI).
+ *
+ * Conventions
+ * - Opaque handles: qe_create() makes a restorer from a bundle folder, qe_destroy() frees it.
+ * - Every call returns a qe_status; QE_OK is 0. On failure qe_last_error() returns a message for the calling
+ *   thread (valid until that thread's next qualedge call).
+ * - Caller-owned, strided buffers: the library never allocates image memory for the caller. Rows may be padded
+ *   (stride_bytes >= width * bytes per pixel). The output buffer must be exactly qe_output_size() pixels.
+ * - Structs start with struct_size so that they can grow; pass sizeof(the struct).
+ * - ABI versioning: pass QE_ABI_VERSION to qe_create(); a library built for another ABI refuses it.
+ * - Threads: one restorer may be used from several threads at once. Python runs under its interpreter lock, and
+ *   the heavy work (ONNX Runtime inference, the blend kernel) runs outside it.
+ * - The library embeds CPython (cffi embedding mode); it needs libpython at run time and finds the qualedge
+ *   package through the paths recorded when it was built (QUALEDGE_PYTHONPATH adds more).
+ */
+#ifndef QUALEDGE_H
+#define QUALEDGE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QE_ABI_VERSION 1u
+
+typedef enum qe_status {
+    QE_OK = 0,
+    QE_ERR_INVALID_ARGUMENT = 1, /* NULL pointer, bad size, stride or format */
+    QE_ERR_ABI_MISMATCH = 2,     /* the caller was built for another ABI version */
+    QE_ERR_BUNDLE = 3,           /* bundle missing, corrupt, or from another ABI version */
+    QE_ERR_BUFFER_TOO_SMALL = 4, /* the output buffer does not hold the output image */
+    QE_ERR_INFERENCE = 5,        /* the model produced unusable output */
+    QE_ERR_RUNTIME = 6,          /* any other failure (see qe_last_error) */
+    QE_ERR_UNSUPPORTED = 7       /* a feature this build does not support */
+} qe_status;
+
+typedef enum qe_pixel_format {
+    QE_PIXEL_RGB8 = 1,
+    QE_PIXEL_RGBA8 = 2,
+    QE_PIXEL_RGB16 = 3,
+    QE_PIXEL_RGBA16 = 4
+} qe_pixel_format;
+
+typedef enum qe_policy { QE_POLICY_ADAPTIVE = 0, QE_POLICY_COMPACT = 1, QE_POLICY_HEAVY = 2 } qe_policy;
+
+typedef struct qe_options {
+    uint32_t struct_size; /* sizeof(qe_options) */
+    int32_t tile;         /* tile side in input pixels, 0 = automatic */
+    int32_t overlap;      /* -1 = the bundle's default */
+    int32_t batch;        /* tiles per inference call, >= 1 */
+    int32_t threads;      /* inference threads, 0 = library default */
+    int32_t policy;       /* qe_policy */
+    float threshold;      /* quality threshold in [0, 1]; < 0 = the bundle's default */
+} qe_options;
+
+typedef struct qe_image {
+    uint32_t struct_size; /* sizeof(qe_image) */
+    int32_t width;
+    int32_t height;
+    int32_t format;       /* qe_pixel_format */
+    int64_t stride_bytes; /* bytes from one row to the next */
+    void *data;           /* caller-owned pixels, row-major, RGB(A) channel order */
+} qe_image;
+
+typedef struct qe_restorer qe_restorer; /* opaque */
+
+uint32_t qe_abi_version(void);
+const char *qe_version(void);
+const char *qe_last_error(void);
+
+qe_status qe_options_init(qe_options *options);
+qe_status qe_create(const char *bundle_path, const qe_options *options, uint32_t abi_version, qe_restorer **out);
+qe_status qe_scale(const qe_restorer *restorer, int32_t *scale);
+qe_status qe_output_size(const qe_restorer *restorer, int32_t width, int32_t height, int32_t *out_width, int32_t *out_height);
+qe_status qe_restore(qe_restorer *restorer, const qe_image *input, qe_image *output);
+void qe_destroy(qe_restorer *restorer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QUALEDGE_H */

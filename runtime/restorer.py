@@ -1,0 +1,321 @@
+"""The restore pipeline on a bundle.
+
+decode -> validate -> pad (reflect, to the model's multiple) -> even tile plan with overlap -> per tile row:
+quality map (the bundle's quality head, one dense pass over the row's input band) -> per-tile decision by the policy
+(compact model for tiles at or above the quality threshold, heavy model below) -> batched inference through one
+backend -> NaN/Inf check (rerun in fp32 when the form was fp16) -> fused overlap blend of the finished output rows
+(seam-free raised-cosine window, optionally weighted by tile quality; normalise, clamp, quantise in one kernel)
+-> crop -> alpha (upscaled separately, bicubic) -> encode.
+
+Memory: only two tile rows of model outputs and the finished integer output are alive, so very large images stream
+by rows of tiles. The tile size is chosen from available memory unless given.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qualedge.bundle import Manifest, ModelEntry, load_bundle
+from qualedge.errors import ConfigError, InferenceError
+from qualedge.io import Image
+
+POLICIES = ("adaptive", "compact", "heavy")
+
+
+@dataclass
+class RestoreOptions:
+    """Run-time settings; ``None`` takes the bundle's policy defaults.
+
+    Attributes:
+        tile: tile side in input pixels (None: automatic from available memory and the model's advice).
+        overlap: overlap between tiles in input pixels (policy default 16).
+        batch: tiles per inference call.
+        backend: "ort", "torch" or "trt"; device: "cpu", "cuda" (ORT: also "tensorrt").
+        precision: "fp32" or "fp16" (fp16 tiles whose output is not finite are rerun in fp32).
+        policy: "adaptive" (quality-routed between compact and heavy), "compact" or "heavy".
+        threshold: quality in [0, 1] at or above which a tile goes to the compact model.
+        quality_weighting: weight tiles by their quality in the overlap blend.
+        blend: "auto" (Triton on CUDA, C on CPU, NumPy when no compiler), "c", "numpy", "triton".
+        threads: intra-op threads for the backend.
+        memory_budget_mb: budget for the automatic tile size (default: a quarter of available memory).
+    """
+
+    tile: int | None = None
+    overlap: int | None = None
+    batch: int = 4
+    backend: str = "ort"
+    device: str = "cpu"
+    precision: str | None = None
+    policy: str = "adaptive"
+    threshold: float | None = None
+    quality_weighting: bool = False
+    blend: str = "auto"
+    threads: int | None = None
+    memory_budget_mb: int | None = None
+
+
+@dataclass
+class RestoreResult:
+    pixels: np.ndarray  # (H, W, 3|4) uint8/uint16 RGB(A)
+    grey: bool
+    summary: dict[str, Any] = field(default_factory=dict)
+    decisions: np.ndarray | None = None  # (rows, cols) model index per tile
+    quality: np.ndarray | None = None  # (rows, cols) tile quality in [0, 1]
+
+
+def auto_tile(desc: dict[str, Any], *, batch: int, budget_mb: int | None) -> int:
+    """Largest tile (multiple of 8, 64..1024) whose activations fit the budget.
+
+    Estimate: float32 activations of the widest feature map, held twice, per output pixel: 2 * 4 B * 64 channels at
+    the output resolution (scale^2 output pixels per input pixel). Fixed-tile models keep their tile.
+    """
+    size = desc["size"]
+    if size.get("fixed_tile"):
+        return int(size["fixed_tile"])
+    if budget_mb is None:
+        import psutil
+
+        budget_mb = int(psutil.virtual_memory().available / 2**20 / 4)
+    per_px = 2 * 4 * 64 * max(1, desc["scale"]) ** 2
+    side = int(math.sqrt(budget_mb * 2**20 / (per_px * max(1, batch))))
+    side = max(64, min(1024, side // 8 * 8))
+    return min(side, max(64, int(desc["tile_advice"][0]) * 2))
+
+
+class Restorer:
+    """Load a bundle once, then ``restore(image)`` many times. Thread-safe for concurrent ``restore`` calls only
+    when the backends are (ONNX Runtime sessions are)."""
+
+    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None) -> None:
+        self.folder = Path(bundle)
+        self.manifest: Manifest = load_bundle(self.folder)
+        self.options = opts = options or RestoreOptions()
+        pol = self.manifest.policy
+        if opts.policy not in POLICIES:
+            raise ConfigError(f"policy must be one of {POLICIES}, got {opts.policy!r}")
+        self.precision = opts.precision or pol.get("precision", "fp32")
+        self.overlap = opts.overlap if opts.overlap is not None else int(pol.get("overlap", 16))
+        self.threshold = opts.threshold if opts.threshold is not None else float(pol.get("threshold", 0.5))
+        srs = self.manifest.by_role("sr")
+        if not srs:
+            raise ConfigError(f"bundle {self.folder} has no super-resolution model")
+        compact = self.manifest.model(pol["compact"]) if pol.get("compact") else srs[0]
+        heavy = self.manifest.model(pol["heavy"]) if pol.get("heavy") else None
+        if opts.policy == "heavy" and heavy is None:
+            raise ConfigError(f"policy 'heavy' needs a heavy model; bundle {self.folder} has only {compact.name}")
+        self.models: list[ModelEntry] = [compact] if opts.policy == "compact" or heavy is None else ([heavy] if opts.policy == "heavy" else [compact, heavy])
+        d0 = self.models[0].descriptor
+        for m in self.models[1:]:
+            if m.descriptor["scale"] != d0["scale"] or m.descriptor["in_channels"] != d0["in_channels"]:
+                raise ConfigError(f"models {self.models[0].name} and {m.name} differ in scale or channels; they cannot share a tile plan")
+        self.scale = int(d0["scale"])
+        self.in_channels = int(d0["in_channels"])
+        self.multiple = max(int(m.descriptor["size"]["multiple_of"]) for m in self.models)
+        self.minimum = max(int(m.descriptor["size"]["minimum"]) for m in self.models)
+        self.fixed = next((int(m.descriptor["size"]["fixed_tile"]) for m in self.models if m.descriptor["size"].get("fixed_tile")), None)
+        self.tile = opts.tile or auto_tile(d0, batch=opts.batch, budget_mb=opts.memory_budget_mb)
+        if self.fixed:
+            self.tile = self.fixed
+        self.backends = [self._open(m, self.precision) for m in self.models]
+        self._fp32: dict[int, Any] = {}
+        qname = pol.get("quality_model")
+        needs_q = len(self.models) > 1 or opts.quality_weighting
+        self.qhead = None
+        if needs_q:
+            if not qname:
+                raise ConfigError("adaptive routing and quality weighting need a quality model in the bundle (export with the quality head)")
+            self.qhead = self._open(self.manifest.model(qname), "fp32")
+        self.blend_impl = self._choose_blend(opts.blend)
+
+    def _open(self, entry: ModelEntry, precision: str):
+        from qualedge.runtime.backends import open_backend
+
+        o = self.options
+        return open_backend(self.folder, entry, backend=o.backend, device=o.device, precision=precision, threads=o.threads)
+
+    def _fp32_backend(self, i: int):
+        if i not in self._fp32:
+            self._fp32[i] = self._open(self.models[i], "fp32")
+        return self._fp32[i]
+
+    def _choose_blend(self, kind: str):
+        if kind == "numpy":
+            from qualedge.runtime.blend.reference import blend_reference
+
+            return blend_reference, "numpy"
+        if kind == "triton" or (kind == "auto" and self.options.device.startswith("cuda")):
+            import torch
+
+            from qualedge.runtime.blend.triton_kernel import blend_triton
+
+            dev = "cuda" if torch.cuda.is_available() else "cpu"
+
+            def run(tiles, rows, cols, q=None, *, bits=8, bgr=False):
+                out = blend_triton(torch.from_numpy(tiles).to(dev), rows, cols, None if q is None else torch.from_numpy(q).to(dev), bits=bits, bgr=bgr)
+                return out.cpu().numpy().astype(np.uint8 if bits == 8 else np.uint16)
+
+            return run, "triton"
+        try:
+            from qualedge.runtime.blend.cpu import blend_cpu
+
+            blend_cpu(np.zeros((1, 1, 1, 2, 2), np.float32), *_tiny_maps())  # compile/load now, not mid-image
+            return blend_cpu, "c"
+        except Exception as exc:
+            if kind == "c":
+                raise
+            from qualedge.runtime.blend.reference import blend_reference
+
+            self._blend_note = f"C blend unavailable ({exc}); using NumPy"
+            return blend_reference, "numpy"
+
+    # ------------------------------------------------------------------------------------------------------------
+    def restore(self, image: Image) -> RestoreResult:
+        from qualedge.data.color import rgb_to_ycbcr_full, ycbcr_full_to_rgb
+        from qualedge.data.resize import imresize
+        from qualedge.runtime.blend.window import axis_map
+        from qualedge.runtime.tiling import plan_tiles
+
+        t_start = time.perf_counter()
+        times: dict[str, float] = {"quality": 0.0, "inference": 0.0, "blend": 0.0}
+        s, h, w = self.scale, image.height, image.width
+        luma_only = self.in_channels == 1
+        src = image.rgb
+        if luma_only:
+            ycc = rgb_to_ycbcr_full(src)
+            src = ycc[:, :, :1]
+        ph = max(self.minimum, -(-h // self.multiple) * self.multiple) - h
+        pw = max(self.minimum, -(-w // self.multiple) * self.multiple) - w
+        if self.fixed:
+            ph, pw = max(ph, self.fixed - h), max(pw, self.fixed - w)
+        x = np.pad(src, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge") if (ph or pw) else src
+        x = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)  # C, H, W
+        H, W = x.shape[1:]
+        plan = plan_tiles(H, W, self.tile, min(self.overlap, self.tile // 4), multiple_of=self.multiple, fixed=bool(self.fixed))
+        th, tw = plan.rows.tile, plan.cols.tile
+        cols = axis_map(plan.cols.starts, tw, W, scale=s)
+        c_out = x.shape[0]
+        bits = 16 if image.bit_depth == 16 else 8
+        out = np.empty((H * s, W * s, c_out), np.uint8 if bits == 8 else np.uint16)
+        nr, nc = plan.rows.count, plan.cols.count
+        decisions = np.zeros((nr, nc), np.int8)
+        quality = np.full((nr, nc), np.nan, np.float32)
+        prev = None  # (row index, tiles (nc, C, th*s, tw*s), q)
+        done = 0
+        fallbacks = 0
+        for i, y0 in enumerate(plan.rows.starts):
+            band = x[:, y0 : y0 + th]
+            crops = np.stack([band[:, :, x0 : x0 + tw] for x0 in plan.cols.starts])  # nc, C, th, tw
+            if self.qhead is not None:
+                t0 = time.perf_counter()
+                qin = crops if crops.shape[1] == 3 else np.repeat(crops, 3, axis=1)
+                qmap = self.qhead.run(qin)  # nc, 1, ceil(th/16), ceil(tw/16)
+                quality[i] = qmap.reshape(nc, -1).mean(1)
+                times["quality"] += time.perf_counter() - t0
+                if len(self.models) > 1:
+                    decisions[i] = np.where(quality[i] >= self.threshold, 0, 1)
+            t0 = time.perf_counter()
+            outs = np.empty((nc, c_out, th * s, tw * s), np.float32)
+            for mi, backend in enumerate(self.backends):
+                idx = np.flatnonzero(decisions[i] == mi)
+                for b0 in range(0, len(idx), self.options.batch):
+                    sel = idx[b0 : b0 + self.options.batch]
+                    y = backend.run(crops[sel])
+                    bad = ~np.isfinite(y.reshape(len(sel), -1)).all(1)
+                    if bad.any():
+                        if backend.precision == "fp32":
+                            raise InferenceError(
+                                f"model {self.models[mi].name} produced NaN/Inf for tile row {i} in fp32; no fall-back is left. "
+                                "The input or the weights are corrupt."
+                            )
+                        y[bad] = self._fp32_backend(mi).run(crops[sel[bad]])
+                        fallbacks += int(bad.sum())
+                        if not np.isfinite(y).all():
+                            raise InferenceError(f"model {self.models[mi].name}: NaN/Inf even in fp32 for tile row {i}")
+                    outs[sel] = y
+            times["inference"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            cur = (i, outs, quality[i] if self.options.quality_weighting else None)
+            stop = plan.rows.starts[i + 1] * s if i + 1 < nr else H * s
+            rows = axis_map(plan.rows.starts, th, H, scale=s, first=done, stop=stop)
+            done = self._blend_band(rows, prev, cur, cols, out, done, stop, bits)
+            prev = cur
+            times["blend"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = out[: h * s, : w * s]
+        if luma_only:
+            y_up = result[:, :, 0].astype(np.float32) / (255.0 if bits == 8 else 65535.0)
+            cbcr = np.clip(imresize(ycc[:, :, 1:], s), 0, 1)
+            rgb = ycbcr_full_to_rgb(np.concatenate([y_up[:, :, None], cbcr], axis=2))
+            from qualedge.io import quantize
+
+            result = quantize(rgb, bits)
+        if image.alpha is not None:
+            from qualedge.io import quantize
+
+            a = quantize(np.clip(imresize(image.alpha, s), 0, 1), bits)
+            result = np.concatenate([result, a[:, :, None]], axis=2)
+        times["post"] = time.perf_counter() - t0
+        times["total"] = time.perf_counter() - t_start
+        summary = {
+            "input": [w, h],
+            "output": [w * s, h * s],
+            "scale": s,
+            "tiles": {"rows": nr, "cols": nc, "tile": [th, tw], "overlap": plan.overlap},
+            "models": [m.name for m in self.models],
+            "decisions": {m.name: int((decisions == k).sum()) for k, m in enumerate(self.models)},
+            "quality": {"mean": float(np.nanmean(quality)) if self.qhead is not None else None, "threshold": self.threshold},
+            "backend": self.options.backend,
+            "precision": self.precision,
+            "blend": self.blend_impl[1],
+            "fp32_fallback_tiles": fallbacks,
+            "times_s": {k: round(v, 4) for k, v in times.items()},
+        }
+        return RestoreResult(np.ascontiguousarray(result), image.grey, summary, decisions, quality)
+
+    def _blend_band(self, rows, prev, cur, cols, out, done, stop, bits) -> int:
+        if stop <= done:
+            return done
+        fn = self.blend_impl[0]
+        i_cur, tiles_cur, q_cur = cur
+        if prev is not None:
+            tiles = np.stack([prev[1], tiles_cur])
+            q = None if q_cur is None else np.stack([prev[2], q_cur]).astype(np.float32)
+            base = i_cur - 1
+        else:
+            tiles = tiles_cur[None]
+            q = None if q_cur is None else q_cur[None].astype(np.float32)
+            base = i_cur
+        import dataclasses
+
+        local = dataclasses.replace(
+            rows,
+            tile0=np.where(rows.tile0 >= 0, rows.tile0 - base, -1).astype(np.int32),
+            tile1=np.where(rows.tile1 >= 0, rows.tile1 - base, -1).astype(np.int32),
+        )
+        if (local.tile0 < 0).any() or local.tile0.max() >= tiles.shape[0] or local.tile1.max() >= tiles.shape[0]:
+            raise InferenceError("internal error: a blend band refers to a tile row that is no longer in memory")
+        if fn.__name__ == "blend_cpu":
+            fn(tiles, local, cols, q, bits=bits, out=out[done:stop])
+        else:
+            out[done:stop] = fn(tiles, local, cols, q, bits=bits)
+        return stop
+
+
+def _tiny_maps():
+    from qualedge.runtime.blend.window import axis_map
+
+    m = axis_map([0], 2, 2)
+    return m, m
+
+
+def summary_json(result: RestoreResult) -> dict[str, Any]:
+    return dict(result.summary)
+
+
+__all__ = ["RestoreOptions", "RestoreResult", "Restorer", "auto_tile", "asdict"]
