@@ -12,7 +12,7 @@ import torch
 
 from qualedge.archs import build_model
 from qualedge.bundle import ABI_VERSION, load_bundle
-from qualedge.errors import BackendUnavailableError, BundleError, ConfigError, OutputError, ParityError
+from qualedge.errors import BackendUnavailableError, BundleError, ConfigError, ExportError, OutputError, ParityError
 from qualedge.export.api import ModelSource, export_bundle
 from qualedge.weights.load import save_state_dict
 
@@ -188,3 +188,15 @@ def test_existing_output_needs_overwrite(bundle: Path, small_rrdb: Path) -> None
         export_bundle(bundle, [ModelSource(name="sr", weights=str(small_rrdb))], precisions=("fp32",), quality_head=False)
     with pytest.raises(ConfigError, match="fp32 form is always exported"):
         export_bundle(bundle.parent / "x", [ModelSource(name="sr", weights=str(small_rrdb))], precisions=("fp16",))
+
+
+def test_pyiqa_style_metric_exports_at_a_fixed_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qualedge.export.iqa_export import export_metric_onnx
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    info = export_metric_onnx("pyiqa:musiq", tmp_path / "musiq.onnx", size=224, pretrained=False)
+    assert info["parity"]["passed"] and info["higher_is_better"] and (tmp_path / "musiq.onnx.json").is_file()
+    q = export_metric_onnx("qhead", tmp_path / "qhead.onnx", size=128)
+    assert q["parity"]["worst_psnr_db"] > 60
+    with pytest.raises(ExportError, match="not a neural network"):
+        export_metric_onnx("niqe", tmp_path / "n.onnx")
