@@ -20,6 +20,8 @@ VERBS: tuple[tuple[str, str, str], ...] = (
     ("iqa-eval", "qualedge.cli.iqa_eval", "measure how NR-IQA metrics agree with human judgement"),
     ("train-qhead", "qualedge.cli.train_qhead", "train the quality head by distillation from a teacher metric"),
     ("fit-niqe", "qualedge.cli.fit_niqe", "fit NIQE's pristine model on a folder of your own pristine photos"),
+    ("make-multigt", "qualedge.cli.make_multigt", "build candidate ground truths (HGGT layout) for a folder of images"),
+    ("make-distill", "qualedge.cli.make_distill", "make (LR, teacher SR) pairs to distil a fast SR model from a heavy one"),
     ("train-sr", "qualedge.cli.train_sr", "train an SR model with IQA-guided multi-ground-truth sampling"),
     ("finetune-sr", "qualedge.cli.finetune_sr", "LoRA fine-tune an SR model with an IQA reward"),
     ("eval-sr", "qualedge.cli.eval_sr", "evaluate SR models with full-reference and no-reference metrics"),

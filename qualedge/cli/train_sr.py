@@ -1,15 +1,22 @@
-"""``qualedge train-sr``: not built yet (tracked in issue #5)."""
+"""``qualedge train-sr``: SR training with IQA-guided multi-GT sampling (see train/sr_train.py). torchrun-ready."""
 
 from __future__ import annotations
 
 import argparse
 
+from qualedge.cli._config_args import add_config_args, resolve
+
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_config_args(p)
 
 
 def main(args: argparse.Namespace) -> int:
-    from qualedge.errors import NotImplementedYetError
+    from qualedge.train.sr_train import TrainSRConfig, train_sr
 
-    raise NotImplementedYetError("'qualedge train-sr' is designed (see README) but not built yet; it is tracked in issue #5.")
+    cfg = resolve(TrainSRConfig, args)
+    if cfg is None:
+        return 0
+    res = train_sr(cfg)
+    print(f"checkpoints in {res['out']} (latest.json); last losses {res['last']}")
+    return 0

@@ -105,6 +105,9 @@ def create_pyiqa(name: str, *, device: torch.device, as_loss: bool, **kwargs) ->
         model = pyiqa.create_metric(name, as_loss=as_loss, device=device, **kwargs)
     except (WeightsNotFoundError, WeightsError):
         raise
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        raise MetricError(f"pyiqa metric {name!r} needs the Python package {missing!r}, which is not installed: pip install {missing}") from exc
     except OSError as exc:  # a backbone fetched outside pyiqa's downloader (torchvision/timm/HF hub)
         raise MetricError(
             f"pyiqa metric {name!r} needs files that could not be fetched ({exc}). With network access they are "
