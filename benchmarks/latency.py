@@ -35,7 +35,8 @@ def bench_bundle(model: str, *, heavy: str | None = None) -> Path:
 
     name = f"bench-{model}" + (f"+{heavy}" if heavy else "")
     target = paths.cache_dir() / "bundles" / name
-    if not (target / "manifest.json").is_file():
+    stale = (target / "manifest.json").is_file() and not (target / "qhead.safetensors").is_file()  # from before the qhead's PyTorch form
+    if stale or not (target / "manifest.json").is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         srcs = [ModelSource(name="sr", pretrained=model)] + ([ModelSource(name="sr_heavy", pretrained=heavy)] if heavy else [])
         export_bundle(target, srcs, precisions=("fp32",), quality_head=True, overwrite=True)
@@ -82,8 +83,21 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         bgr = cv2.imread(args.input, cv2.IMREAD_COLOR)
         cv2.imwrite(str(out), engine.process_cv2(bgr))
     res["seconds"] = time.perf_counter() - t0
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res["peak_rss_mb"] = peak_rss_mb()
     return res
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size. Linux: VmHWM of /proc/self/status, the high-water mark of this
+    process's own memory map (``ru_maxrss`` keeps the parent's RSS across fork + exec, so it would report the
+    benchmark driver's memory instead of the measured run's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run(cfg: dict[str, Any], common: list[str]) -> dict[str, Any]:
@@ -230,6 +244,8 @@ def markdown(res: dict[str, Any]) -> str:
             sp = f"{c['speedup_vs_eager']:.2f}x" if "speedup_vs_eager" in c else ("1.00x" if k == "baseline" else "")
             q = f"{c['psnr_vs_baseline_db']:.1f} dB" if "psnr_vs_baseline_db" in c else ""
             lines.append(f"| {model} | {size} | {k} | {c['seconds_median']:.2f} ({c['seconds_min']:.2f}-{c['seconds_max']:.2f}) | {c['mp_per_s']:.4f} | {c['peak_rss_mb']:.0f} | {sp} | {q} |")
+    if "adaptive" in res and "error" in res["adaptive"]:
+        lines += ["", f"Quality-adaptive bundle: the run failed: {res['adaptive']['error']}"]
     if "adaptive" in res and "seconds_median" in res["adaptive"]:
         a = res["adaptive"]
         lines += ["", f"Quality-adaptive bundle ({a['bundle']}, {a['backend']}) on the {a['input_size'][0]}x{a['input_size'][1]} input: "

@@ -9,10 +9,12 @@ destination and renamed into place only when every step passed, so a failed expo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,17 +106,6 @@ def resolve_model(src: ModelSource) -> tuple[nn.Module, ModelDescriptor, dict[st
     return model.float().eval(), desc, info
 
 
-class _CellMap(nn.Module):
-    """Export wrapper: the quality head's dense map, (N, 1, H/16, W/16)."""
-
-    def __init__(self, head: nn.Module) -> None:
-        super().__init__()
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head.cell_map(x)
-
-
 def _io(name: str, channels: int) -> dict[str, Any]:
     return {"name": name, "layout": "NCHW", "dtype": "float32", "channels": channels, "range": [0.0, 1.0]}
 
@@ -190,6 +181,44 @@ def _trt_forms(name: str, forms: list[Form], folder: Path, desc: ModelDescriptor
     return out
 
 
+@contextlib.contextmanager
+def staging_folder(out: str | Path, *, overwrite: bool) -> Iterator[Path]:
+    """A temporary folder next to ``out`` that replaces ``out`` only when the block succeeds (else it is removed)."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
+    if not out.parent.exists():
+        raise OutputError(f"output folder {out.parent} does not exist; create it first")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def qhead_entry(folder: Path, *, exporter: str = "dynamo", opset: int = 18) -> ModelEntry:
+    """The quality head's dense cell map (N, 1, H/16, W/16) as the bundle's ``quality`` model ``qhead``."""
+    from qualedge.iqa.head import DEFAULT_WEIGHTS, CellMap, load_quality_head
+
+    desc_dict: dict[str, Any] = {"purpose": "IQA", "cell": 16, "in_channels": 3, "out_channels": 1, "weights_sha256": sha256_file(DEFAULT_WEIGHTS)}
+    from qualedge.weights.load import save_state_dict
+
+    head = load_quality_head()
+    st = folder / "qhead.safetensors"  # for the PyTorch backend
+    save_state_dict(st, head.state_dict(), metadata={"arch_id": "quality_head"})
+    forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
+    forms += _export_forms("qhead", CellMap(head), _qhead_descriptor(), folder, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1)
+    return ModelEntry("qhead", "quality", "quality_head", {}, desc_dict, forms, extra={"module": "qualedge quality head"})
+
+
 def export_bundle(
     out: str | Path,
     sources: list[ModelSource],
@@ -211,32 +240,12 @@ def export_bundle(
             raise ConfigError(f"precision {p!r} is not supported; choose from {PRECISIONS}")
     if "fp32" not in precisions:
         raise ConfigError("the fp32 form is always exported (it is the fall-back for tiles whose fp16 output overflows)")
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
-    if not out.parent.exists():
-        raise OutputError(f"output folder {out.parent} does not exist; create it first")
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ConfigError(f"model names must be unique, got {names}")
-    if quality_head and "qhead" not in names:
-        from qualedge.iqa.head import load_quality_head
-
-        sources = [*sources, ModelSource(name="qhead", role="quality", module=_CellMap(load_quality_head()), arch="__qhead__")]
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    with staging_folder(out, overwrite=overwrite) as tmp:
         entries = []
         for src in sources:
-            if src.arch == "__qhead__":
-                model, info = src.module, {"module": "qualedge quality head"}
-                from qualedge.iqa.head import DEFAULT_WEIGHTS
-
-                desc_dict: dict[str, Any] = {"purpose": "IQA", "cell": 16, "in_channels": 3, "out_channels": 1, "weights_sha256": sha256_file(DEFAULT_WEIGHTS)}
-                forms = _export_forms(
-                    src.name, model, _qhead_descriptor(), tmp, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1
-                )  # type: ignore[arg-type]
-                entries.append(ModelEntry(src.name, "quality", "quality_head", {}, desc_dict, forms, extra=info))
-                continue
             model, desc, info = resolve_model(src)
             from qualedge.weights.load import save_state_dict
 
@@ -247,25 +256,17 @@ def export_bundle(
             if tensorrt:
                 forms += _trt_forms(src.name, forms, tmp, desc, Path(timing_cache) if timing_cache else None)
             entries.append(ModelEntry(src.name, src.role, desc.arch_id, dict(desc.hyperparameters), desc.to_dict(), forms, extra=info))
+        if quality_head and "qhead" not in names:
+            entries.append(qhead_entry(tmp, exporter=exporter, opset=opset))
         manifest = Manifest(
             models=entries,
             policy=policy or default_policy(entries, threshold=threshold),
-            source={"sources": [s.name for s in sources], "exporter": exporter, "torch": torch.__version__},
+            source={"sources": [e.name for e in entries], "exporter": exporter, "torch": torch.__version__},
             abi_version=ABI_VERSION,
             qualedge_version=__version__,
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_manifest(tmp, manifest)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 

@@ -37,6 +37,7 @@ def export_onnx(
     input_name: str = "x",
     output_name: str = "y",
     extra_inputs: dict[str, torch.Tensor] | None = None,
+    dynamic_batch: bool = False,
 ) -> Path:
     """Export ``model`` (one NCHW image input, one output) to ``path``.
 
@@ -44,12 +45,16 @@ def export_onnx(
         dynamic: batch, height and width are symbolic (min_size..max_size); False fixes the example shape.
         example_size: side of the example input (the fixed tile when ``dynamic`` is False).
         extra_inputs: further named inputs (kept fixed-shape), e.g. the noise of an unrolled diffusion sampler.
+        dynamic_batch: with ``dynamic`` False, keep dimension 0 of every input symbolic (a fixed tile, any batch).
     """
     if exporter not in EXPORTERS:
         raise ExportError(f"exporter must be one of {EXPORTERS}, got {exporter!r}")
     path = Path(path)
     model = model.eval()
-    x = torch.rand(1, in_channels, example_size, example_size)
+    nb = 2 if dynamic_batch else 1  # an example batch of 1 would be specialised to a constant
+    if extra_inputs and any(v.shape[0] != nb for v in extra_inputs.values() if v.dim()):
+        raise ExportError(f"extra_inputs must have batch {nb} (the example batch) when dynamic_batch={dynamic_batch}")
+    x = torch.rand(nb, in_channels, example_size, example_size)
     args = (x, *(extra_inputs or {}).values())
     names = [input_name, *(extra_inputs or {})]
     kw: dict = dict(input_names=names, output_names=[output_name], opset_version=opset)
@@ -67,12 +72,17 @@ def export_onnx(
             for n in extra_inputs or {}:
                 shapes[n] = None
             kw["dynamic_shapes"] = shapes
+        elif dynamic_batch:
+            batch = torch.export.Dim("batch", min=1, max=256)
+            kw["dynamic_shapes"] = {n: {0: batch} for n in names}
         kw["verbose"] = False
     else:
         if has_dynamo:
             kw["dynamo"] = False
         if dynamic:
             kw["dynamic_axes"] = {input_name: {0: "batch", 2: "height", 3: "width"}, output_name: {0: "batch", 2: "oh", 3: "ow"}}
+        elif dynamic_batch:
+            kw["dynamic_axes"] = {n: {0: "batch"} for n in [*names, output_name]}
     try:
         with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")

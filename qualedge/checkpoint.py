@@ -35,10 +35,23 @@ class Checkpoint:
     meta: dict[str, Any]
 
 
+def resolve_checkpoint(folder: str | Path) -> Path:
+    """A checkpoint folder, or a training run folder (``<out>`` with ``latest.json``) -> its latest checkpoint."""
+    folder = Path(folder)
+    latest = folder / "latest.json"
+    if not (folder / META_FILE).is_file() and latest.is_file():
+        try:
+            return folder / json.loads(latest.read_text())["path"]
+        except (json.JSONDecodeError, KeyError) as exc:
+            raise WeightsError(f"{latest}: malformed ({exc}); point at a checkpoint folder inside {folder} instead.") from exc
+    return folder
+
+
 def read_checkpoint(folder: str | Path) -> Checkpoint:
+    """Read a checkpoint folder (or a run folder's latest checkpoint)."""
     from qualedge.weights.load import load_state_dict
 
-    folder = Path(folder)
+    folder = resolve_checkpoint(folder)
     meta_p, model_p = folder / META_FILE, folder / MODEL_FILE
     if not meta_p.is_file() or not model_p.is_file():
         raise WeightsNotFoundError(

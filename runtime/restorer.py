@@ -26,6 +26,7 @@ from qualedge.errors import ConfigError, InferenceError
 from qualedge.io import Image
 
 POLICIES = ("adaptive", "compact", "heavy")
+DEFAULT_BUDGET_MB = 1024  # activations budget of the automatic tile size: larger tiles buy little speed, much memory
 
 
 @dataclass
@@ -43,7 +44,7 @@ class RestoreOptions:
         quality_weighting: weight tiles by their quality in the overlap blend.
         blend: "auto" (Triton on CUDA, C on CPU, NumPy when no compiler), "c", "numpy", "triton".
         threads: intra-op threads for the backend.
-        memory_budget_mb: budget for the automatic tile size (default: a quarter of available memory).
+        memory_budget_mb: budget for the automatic tile size (default: a quarter of available memory, at most 1 GiB).
     """
 
     tile: int | None = None
@@ -81,7 +82,7 @@ def auto_tile(desc: dict[str, Any], *, batch: int, budget_mb: int | None) -> int
     if budget_mb is None:
         import psutil
 
-        budget_mb = int(psutil.virtual_memory().available / 2**20 / 4)
+        budget_mb = min(DEFAULT_BUDGET_MB, int(psutil.virtual_memory().available / 2**20 / 4))
     per_px = 2 * 4 * 64 * max(1, desc["scale"]) ** 2
     side = int(math.sqrt(budget_mb * 2**20 / (per_px * max(1, batch))))
     side = max(64, min(1024, side // 8 * 8))
@@ -205,46 +206,21 @@ class Restorer:
         nr, nc = plan.rows.count, plan.cols.count
         decisions = np.zeros((nr, nc), np.int8)
         quality = np.full((nr, nc), np.nan, np.float32)
-        prev = None  # (row index, tiles (nc, C, th*s, tw*s), q)
+        # the model outputs of two tile rows live in a ring: row i is written into slot i % 2 and blended from there
+        ring = np.empty((2, nc, c_out, th * s, tw * s), np.float32)
+        ring_q = np.ones((2, nc), np.float32)
         done = 0
         fallbacks = 0
         for i, y0 in enumerate(plan.rows.starts):
             band = x[:, y0 : y0 + th]
             crops = np.stack([band[:, :, x0 : x0 + tw] for x0 in plan.cols.starts])  # nc, C, th, tw
-            if self.qhead is not None:
-                t0 = time.perf_counter()
-                qin = crops if crops.shape[1] == 3 else np.repeat(crops, 3, axis=1)
-                qmap = self.qhead.run(qin)  # nc, 1, ceil(th/16), ceil(tw/16)
-                quality[i] = qmap.reshape(nc, -1).mean(1)
-                times["quality"] += time.perf_counter() - t0
-                if len(self.models) > 1:
-                    decisions[i] = np.where(quality[i] >= self.threshold, 0, 1)
+            fallbacks += self._infer_row(i, crops, quality, decisions, times, ring[i % 2])
             t0 = time.perf_counter()
-            outs = np.empty((nc, c_out, th * s, tw * s), np.float32)
-            for mi, backend in enumerate(self.backends):
-                idx = np.flatnonzero(decisions[i] == mi)
-                for b0 in range(0, len(idx), self.options.batch):
-                    sel = idx[b0 : b0 + self.options.batch]
-                    y = backend.run(crops[sel])
-                    bad = ~np.isfinite(y.reshape(len(sel), -1)).all(1)
-                    if bad.any():
-                        if backend.precision == "fp32":
-                            raise InferenceError(
-                                f"model {self.models[mi].name} produced NaN/Inf for tile row {i} in fp32; no fall-back is left. "
-                                "The input or the weights are corrupt."
-                            )
-                        y[bad] = self._fp32_backend(mi).run(crops[sel[bad]])
-                        fallbacks += int(bad.sum())
-                        if not np.isfinite(y).all():
-                            raise InferenceError(f"model {self.models[mi].name}: NaN/Inf even in fp32 for tile row {i}")
-                    outs[sel] = y
-            times["inference"] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            cur = (i, outs, quality[i] if self.options.quality_weighting else None)
+            if self.options.quality_weighting:
+                ring_q[i % 2] = quality[i]
             stop = plan.rows.starts[i + 1] * s if i + 1 < nr else H * s
             rows = axis_map(plan.rows.starts, th, H, scale=s, first=done, stop=stop)
-            done = self._blend_band(rows, prev, cur, cols, out, done, stop, bits)
-            prev = cur
+            done = self._blend_band(rows, ring, ring_q if self.options.quality_weighting else None, i, cols, out, done, stop, bits)
             times["blend"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         result = out[: h * s, : w * s]
@@ -278,32 +254,57 @@ class Restorer:
         }
         return RestoreResult(np.ascontiguousarray(result), image.grey, summary, decisions, quality)
 
-    def _blend_band(self, rows, prev, cur, cols, out, done, stop, bits) -> int:
+    def _infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:
+        """Quality, routing and inference for tile row ``i`` (crops: (cols, C, th, tw)); fills ``quality[i]``,
+        ``decisions[i]`` and ``outs`` (cols, C, th*s, tw*s) and returns the number of fp32 fall-backs."""
+        nc = crops.shape[0]
+        fallbacks = 0
+        if self.qhead is not None:
+            t0 = time.perf_counter()
+            qin = crops if crops.shape[1] == 3 else np.repeat(crops, 3, axis=1)
+            qmap = self.qhead.run(qin)  # nc, 1, ceil(th/16), ceil(tw/16)
+            quality[i] = qmap.reshape(nc, -1).mean(1)
+            times["quality"] += time.perf_counter() - t0
+            if len(self.models) > 1:
+                decisions[i] = np.where(quality[i] >= self.threshold, 0, 1)
+        t0 = time.perf_counter()
+        for mi, backend in enumerate(self.backends):
+            idx = np.flatnonzero(decisions[i] == mi)
+            for b0 in range(0, len(idx), self.options.batch):
+                sel = idx[b0 : b0 + self.options.batch]
+                y = backend.run(crops[sel])
+                bad = ~np.isfinite(y.reshape(len(sel), -1)).all(1)
+                if bad.any():
+                    if backend.precision == "fp32":
+                        raise InferenceError(
+                            f"model {self.models[mi].name} produced NaN/Inf for tile row {i} in fp32; no fall-back is left. "
+                            "The input or the weights are corrupt."
+                        )
+                    y[bad] = self._fp32_backend(mi).run(crops[sel[bad]])
+                    fallbacks += int(bad.sum())
+                    if not np.isfinite(y).all():
+                        raise InferenceError(f"model {self.models[mi].name}: NaN/Inf even in fp32 for tile row {i}")
+                outs[sel] = y
+        times["inference"] += time.perf_counter() - t0
+        return fallbacks
+
+    def _blend_band(self, rows, ring: np.ndarray, ring_q: np.ndarray | None, i: int, cols, out, done: int, stop: int, bits: int) -> int:
+        """Blend output rows [done, stop), which only use tile rows i - 1 and i (ring slots (i - 1) % 2 and i % 2)."""
         if stop <= done:
             return done
-        fn = self.blend_impl[0]
-        i_cur, tiles_cur, q_cur = cur
-        if prev is not None:
-            tiles = np.stack([prev[1], tiles_cur])
-            q = None if q_cur is None else np.stack([prev[2], q_cur]).astype(np.float32)
-            base = i_cur - 1
-        else:
-            tiles = tiles_cur[None]
-            q = None if q_cur is None else q_cur[None].astype(np.float32)
-            base = i_cur
         import dataclasses
 
-        local = dataclasses.replace(
-            rows,
-            tile0=np.where(rows.tile0 >= 0, rows.tile0 - base, -1).astype(np.int32),
-            tile1=np.where(rows.tile1 >= 0, rows.tile1 - base, -1).astype(np.int32),
-        )
-        if (local.tile0 < 0).any() or local.tile0.max() >= tiles.shape[0] or local.tile1.max() >= tiles.shape[0]:
-            raise InferenceError("internal error: a blend band refers to a tile row that is no longer in memory")
+        def slot(t: np.ndarray) -> np.ndarray:
+            if ((t >= 0) & ((t < i - 1) | (t > i))).any():
+                raise InferenceError("internal error: a blend band refers to a tile row that is no longer in memory")
+            return np.where(t >= 0, t % 2, -1).astype(np.int32)
+
+        local = dataclasses.replace(rows, tile0=slot(rows.tile0), tile1=slot(rows.tile1))
+        fn = self.blend_impl[0]
         if fn.__name__ == "blend_cpu":
-            fn(tiles, local, cols, q, bits=bits, out=out[done:stop])
+            fn(ring, local, cols, ring_q, bits=bits, out=out[done:stop])
         else:
-            out[done:stop] = fn(tiles, local, cols, q, bits=bits)
+            out[done:stop] = fn(ring, local, cols, ring_q, bits=bits)
         return stop
 
 

@@ -58,6 +58,17 @@ class QualityHead(nn.Module):
         return self.cell_map(x).flatten(1).mean(1)
 
 
+class CellMap(nn.Module):
+    """The head's dense map as a module, (N, 1, H/16, W/16): the form exported to bundles and run by backends."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head.cell_map(x)
+
+
 def load_quality_head(weights: str | Path | None = None) -> QualityHead:
     """The shipped head (or ``weights``), in eval mode."""
     from qualedge.weights.load import load_state_dict

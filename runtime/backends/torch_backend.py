@@ -30,8 +30,13 @@ class TorchBackend:
             raise UnsupportedDtypeError(f"{entry.arch_id} is not fp16-safe; use fp32 or bf16")
         if threads:
             torch.set_num_threads(threads)
-        model, _ = get_arch(entry.arch_id).build(**entry.hyperparameters)
-        load_into(model, load_state_dict(weights), source=str(weights))
+        if entry.arch_id == "quality_head":  # the bundle's quality model: its dense cell map
+            from qualedge.iqa.head import CellMap, load_quality_head
+
+            model = CellMap(load_quality_head(weights))
+        else:
+            model, _ = get_arch(entry.arch_id).build(**entry.hyperparameters)
+            load_into(model, load_state_dict(weights), source=str(weights))
         self.device = torch.device(device)
         self.dtype = DTYPES[precision]
         # channels_last helps convolutions on CPUs (oneDNN) and GPUs; bf16 is fast where the CPU has AVX512-BF16/AMX
