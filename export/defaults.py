@@ -1,9 +1,13 @@
 """The embedded default bundle: built offline on first use from the converted real weights, then cached.
 
-Contents: ``sr`` = the compact x4 model (realesr-animevideov3, SRVGGNetCompact), ``sr_heavy`` = realesrgan-x4plus
+SR bundle contents: ``sr`` = the compact x4 model (realesr-animevideov3, SRVGGNetCompact), ``sr_heavy`` = realesrgan-x4plus
 (RRDBNet), and the quality head. The runtime sends tiles whose quality is at or above the threshold to the compact
 model and the rest to the heavy one. Built under ``<cache>/bundles/default-<version>-<key>/`` with a lock so that
 concurrent first runs build it once.
+
+The default restoration bundle (``qualedge restore --restore-bundle default``) is exported the same way from the
+embedded AdaQual-Diff weights ``qualedge/assets/weights/adaqual_default.safetensors`` (see
+docs/models/adaqual-default.md).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from qualedge._version import __version__
 
 COMPACT = "realesr-animevideov3"
 HEAVY = "realesrgan-x4plus"
+RESTORE_WEIGHTS = Path(__file__).resolve().parents[1] / "qualedge" / "assets" / "weights" / "adaqual_default.safetensors"
+RESTORE_TILE = 256
 
 
 def default_bundle_path() -> Path:
@@ -27,19 +33,23 @@ def default_bundle_path() -> Path:
     return paths.cache_dir() / "bundles" / f"default-{__version__}-{key}"
 
 
-def ensure_default_bundle(*, log=print) -> Path:
-    """The default bundle's folder, exporting it first if needed (about a minute, once)."""
-    from qualedge.export.api import ModelSource, export_bundle
-
-    target = default_bundle_path()
+def _ensure(target: Path, build, what: str, log) -> Path:
     if (target / "manifest.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / ".default.lock", "w") as lock:
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / "manifest.json").is_file():
-            return target
-        log(f"building the default bundle once (compact {COMPACT}, heavy {HEAVY}, quality head) in {target} ...")
+        if not (target / "manifest.json").is_file():
+            log(f"building {what} once in {target} ...")
+            build(target)
+    return target
+
+
+def ensure_default_bundle(*, log=print) -> Path:
+    """The default SR bundle's folder, exporting it first if needed (about two minutes, once)."""
+    from qualedge.export.api import ModelSource, export_bundle
+
+    def build(target: Path) -> None:
         export_bundle(
             target,
             [ModelSource(name="sr", pretrained=COMPACT), ModelSource(name="sr_heavy", pretrained=HEAVY)],
@@ -47,4 +57,23 @@ def ensure_default_bundle(*, log=print) -> Path:
             quality_head=True,
             overwrite=True,
         )
-    return target
+
+    return _ensure(default_bundle_path(), build, f"the default bundle (compact {COMPACT}, heavy {HEAVY}, quality head)", log)
+
+
+def ensure_default_restore_bundle(*, log=print) -> Path:
+    """The default restoration bundle's folder, exported from the embedded AdaQual-Diff weights if needed."""
+    from qualedge.errors import WeightsNotFoundError
+    from qualedge.export.restore_export import export_restore_bundle
+    from qualedge.iqa.head import DEFAULT_WEIGHTS
+    from qualedge.weights.cache import sha256_file
+
+    if not RESTORE_WEIGHTS.is_file():
+        raise WeightsNotFoundError(f"the embedded restoration weights {RESTORE_WEIGHTS} are missing; reinstall qualedge or pass --restore-bundle FOLDER")
+    key = hashlib.sha256(f"{sha256_file(RESTORE_WEIGHTS)}|{sha256_file(DEFAULT_WEIGHTS)}|{RESTORE_TILE}".encode()).hexdigest()[:10]
+    target = paths.cache_dir() / "bundles" / f"restore-default-{__version__}-{key}"
+
+    def build(t: Path) -> None:
+        export_restore_bundle(t, weights=str(RESTORE_WEIGHTS), tile=RESTORE_TILE, overwrite=True)
+
+    return _ensure(target, build, "the default restoration bundle (embedded AdaQual-Diff)", log)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from qualedge.archs import dncnn, espcn, fsrcnn, rrdbnet, srvgg, swinir, unet_disc, upconv7
+from qualedge.archs import adaqual, dncnn, espcn, fsrcnn, rrdbnet, srvgg, swinir, unet_disc, upconv7
 from qualedge.archs.descriptor import ArchSpec, ModelDescriptor
 from qualedge.errors import UnsupportedModelError
 
@@ -18,6 +18,7 @@ from qualedge.errors import UnsupportedModelError
 ARCHS: tuple[ArchSpec, ...] = (
     rrdbnet.SPEC,
     swinir.SPEC,
+    adaqual.SPEC,
     unet_disc.SPEC,
     upconv7.SPEC,
     fsrcnn.SPEC,

@@ -26,6 +26,8 @@ VERBS: tuple[tuple[str, str, str], ...] = (
     ("finetune-sr", "qualedge.cli.finetune_sr", "LoRA fine-tune an SR model with an IQA reward"),
     ("eval-sr", "qualedge.cli.eval_sr", "evaluate SR models with full-reference and no-reference metrics"),
     ("train-restore", "qualedge.cli.train_restore", "train the AdaQual-Diff quality-prompted restoration model"),
+    ("eval-restore", "qualedge.cli.eval_restore", "evaluate restoration models per degradation type (PSNR/SSIM, RGB and Y)"),
+    ("export-restore", "qualedge.cli.export_restore", "export an AdaQual-Diff model to a restoration bundle (per-step + unrolled graphs)"),
     ("bench", "qualedge.cli.bench", "latency and quality benchmarks and reports"),
 )
 

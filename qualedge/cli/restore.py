@@ -1,4 +1,5 @@
-"""``qualedge restore IMAGE|FOLDER -o OUT``: quality-aware tiled super-resolution with a bundle (the main job)."""
+"""``qualedge restore IMAGE|FOLDER -o OUT``: quality-aware tiled super-resolution with a bundle (the main job),
+optionally preceded by AdaQual-Diff restoration (``--restore-bundle``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="an image file or a folder of images")
     p.add_argument("-o", "--output", required=True, help="output file (for a file) or folder (for a folder)")
     p.add_argument("--bundle", help="bundle folder from 'qualedge export' (default: the embedded default, built on first use)")
+    p.add_argument("--restore-bundle", help="restoration bundle ('qualedge export-restore', or 'default'): restore composite "
+                   "degradations (rain, haze, snow, low light) with AdaQual-Diff first, then super-resolve")
+    p.add_argument("--restore-mode", choices=("unrolled", "loop"), default="unrolled", help="K-step graph unrolled (default) or the per-step loop")
+    p.add_argument("--no-sr", action="store_true", help="with --restore-bundle: restoration only, no super-resolution")
+    p.add_argument("--seed", type=int, help="restoration noise seed (default: the bundle's)")
     p.add_argument("--policy", choices=("adaptive", "compact", "heavy"), default="adaptive", help="tile routing (adaptive)")
     p.add_argument("--threshold", type=float, help="tile quality in [0, 1] at or above which the compact model is used")
     p.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic)")
@@ -34,17 +40,40 @@ def main(args: argparse.Namespace) -> int:
     from qualedge.runtime.batch import restore_many
     from qualedge.runtime.restorer import RestoreOptions, Restorer
 
-    bundle = args.bundle
-    if bundle is None:
-        from qualedge.export.defaults import ensure_default_bundle
+    from qualedge.errors import ConfigError
 
-        bundle = ensure_default_bundle(log=lambda m: print(m, file=sys.stderr))
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if args.no_sr and not args.restore_bundle:
+        raise ConfigError("--no-sr needs --restore-bundle (without restoration and super-resolution there is nothing to do)")
     opts = RestoreOptions(
         tile=args.tile, overlap=args.overlap, batch=args.batch, backend=args.backend, device=args.device,
         precision=args.precision, policy=args.policy, threshold=args.threshold, quality_weighting=args.quality_weighting,
         threads=args.threads,
     )  # fmt: skip
-    restorer = Restorer(bundle, opts)
+    stages = []
+    if args.restore_bundle:
+        from qualedge.runtime.diffusion_restorer import DiffusionRestorer
+
+        rb = args.restore_bundle
+        if rb == "default":
+            from qualedge.export.defaults import ensure_default_restore_bundle
+
+            rb = ensure_default_restore_bundle(log=log)
+        ropts = RestoreOptions(batch=args.batch, backend=args.backend, device=args.device, threads=args.threads)
+        stages.append(DiffusionRestorer(rb, ropts, mode=args.restore_mode, seed=args.seed))
+    if not args.no_sr:
+        bundle = args.bundle
+        if bundle is None:
+            from qualedge.export.defaults import ensure_default_bundle
+
+            bundle = ensure_default_bundle(log=log)
+        stages.append(Restorer(bundle, opts))
+    if len(stages) == 1:
+        restorer = stages[0]
+    else:
+        from qualedge.runtime.chain import Chain
+
+        restorer = Chain(*stages)
     summaries = restore_many(
         restorer, Path(args.input), Path(args.output), overwrite=args.overwrite, json_lines=args.json,
         decision_map=args.decision_map, ext=args.ext, progress=not args.no_progress, quality=args.quality,
@@ -54,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
         for s in done:
             t = s["times_s"]
             print(f"{s['input_file']} -> {s['output_file']}: {s['input'][0]}x{s['input'][1]} -> {s['output'][0]}x{s['output'][1]}, "
-                  f"{s['tiles']['rows'] * s['tiles']['cols']} tiles {s['decisions']}, {t['end_to_end']:.2f} s")  # fmt: skip
+                  f"{s['tiles']['rows'] * s['tiles']['cols']} tiles {s.get('decisions', '')}, {t['end_to_end']:.2f} s")  # fmt: skip
         skipped = len(summaries) - len(done)
         if skipped:
             print(f"{skipped} output(s) existed and were skipped (--overwrite to redo)")

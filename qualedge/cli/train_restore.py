@@ -1,15 +1,22 @@
-"""``qualedge train-restore``: not built yet (tracked in issue #6)."""
+"""``qualedge train-restore``: train AdaQual-Diff (see train/restore_train.py). torchrun-ready."""
 
 from __future__ import annotations
 
 import argparse
 
+from qualedge.cli._config_args import add_config_args, resolve
+
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_config_args(p)
 
 
 def main(args: argparse.Namespace) -> int:
-    from qualedge.errors import NotImplementedYetError
+    from qualedge.train.restore_train import TrainRestoreConfig, train_restore
 
-    raise NotImplementedYetError("'qualedge train-restore' is designed (see README) but not built yet; it is tracked in issue #6.")
+    cfg = resolve(TrainRestoreConfig, args)
+    if cfg is None:
+        return 0
+    res = train_restore(cfg)
+    print(f"checkpoints in {res['out']} (latest.json); last losses {res['last']}")
+    return 0

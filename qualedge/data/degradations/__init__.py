@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qualedge.data.degradations import blur, downscale, haze, jpeg, lowlight, noise
+from qualedge.data.degradations import blur, downscale, haze, jpeg, lowlight, noise, rain, snow
 
 Op = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
@@ -21,6 +21,8 @@ OPS: dict[str, Op] = {
     "downscale": downscale.apply,
     "haze": haze.apply,
     "lowlight": lowlight.apply,
+    "rain": rain.apply,
+    "snow": snow.apply,
 }
 
 
