@@ -1,20 +1,22 @@
-"""``qualedge bench latency|report``: benchmarks (latency tables; reports with plots in issue #7)."""
+"""``qualedge bench latency|report|device-check``: benchmarks and reports."""
 
 from __future__ import annotations
 
 import argparse
 
+WHAT = {
+    "latency": ("qualedge.benchmarks.latency", "qualedge restore against the Real-ESRGAN-style eager baseline and the ncnn engine (CPU)"),
+    "report": ("qualedge.benchmarks.report", "HTML and markdown report with plots, from a config file (--quick: what CI runs)"),
+    "device-check": ("qualedge.benchmarks.device_check", "GPU paths checked and timed on one card (CPU dry run without CUDA)"),
+}
+
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=("latency", "report"), help="latency: qualedge vs the Real-ESRGAN-style baseline; report: HTML/markdown report")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark (see 'qualedge bench latency -h')")
+    p.add_argument("what", choices=tuple(WHAT), help="; ".join(f"{k}: {v[1]}" for k, v in WHAT.items()))
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark (e.g. 'qualedge bench report -h')")
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.what == "latency":
-        from qualedge.benchmarks.latency import main as latency_main
+    import importlib
 
-        return latency_main(args.rest)
-    from qualedge.errors import NotImplementedYetError
-
-    raise NotImplementedYetError("'qualedge bench report' is designed but not built yet; it is tracked in issue #7.")
+    return importlib.import_module(WHAT[args.what][0]).main(args.rest)
