@@ -14,9 +14,9 @@ import torch
 
 from qualedge.data.color import rgb_to_y
 from qualedge.data.resize import imresize
-from qualedge.iqa.fr import psnr_np as psnr
 from qualedge.io import read_image
-from qualedge.weights.zoo import load_pretrained, locate_sources, get_pretrained
+from qualedge.iqa.fr import psnr_np as psnr
+from qualedge.weights.zoo import get_pretrained, load_pretrained, locate_sources
 
 
 def _to_tensor(a: np.ndarray) -> torch.Tensor:

@@ -11,7 +11,6 @@ the ncnn-runtime parity needs ``pip install ncnn``; either is skipped with a not
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -19,9 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from qualedge import paths
-from qualedge.atomic import atomic_write_json, atomic_write_text
 from qualedge.benchmarks.conversion import (
     dncnn_denoise,
     engine_agreement,
@@ -29,6 +25,9 @@ from qualedge.benchmarks.conversion import (
     rgb_model_gain,
     y_model_gain,
 )
+
+from qualedge import paths
+from qualedge.atomic import atomic_write_json, atomic_write_text
 from qualedge.io import read_image
 
 REPO = Path(__file__).resolve().parents[1]

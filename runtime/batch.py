@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from qualedge.runtime.restorer import Restorer, RestoreResult
 
 from qualedge.errors import ConfigError, OutputError
 from qualedge.io import SUPPORTED_EXTENSIONS, read_image, write_pixels
-from qualedge.runtime.restorer import RestoreResult, Restorer
 
 
 def decision_map_pixels(result: RestoreResult, names: list[str], size: tuple[int, int]) -> np.ndarray:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from qualedge.runtime.restorer import RestoreResult
 
 from qualedge.io import Image
-from qualedge.runtime.restorer import RestoreResult
 
 
 def pixels_to_image(result: RestoreResult, like: Image) -> Image:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
-
 from qualedge.runtime.blend.window import axis_map
 from qualedge.runtime.tiling import plan_tiles
+from torch import nn
 
 BLENDS = ("triton", "numpy")
 

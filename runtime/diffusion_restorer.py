@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from qualedge.runtime.restorer import RestoreOptions, Restorer, RestoreResult
 
 from qualedge.bundle import ModelEntry, load_bundle
 from qualedge.errors import BundleError, ConfigError, InferenceError
-from qualedge.runtime.restorer import RestoreOptions, RestoreResult, Restorer
 
 MODES = ("unrolled", "loop")
 

@@ -152,7 +152,6 @@ class Restorer:
             return blend_reference, "numpy"
         if kind == "triton" or (kind == "auto" and self.options.device.startswith("cuda")):
             import torch
-
             from qualedge.runtime.blend.triton_kernel import blend_triton
 
             dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -177,10 +176,11 @@ class Restorer:
 
     # ------------------------------------------------------------------------------------------------------------
     def restore(self, image: Image) -> RestoreResult:
-        from qualedge.data.color import rgb_to_ycbcr_full, ycbcr_full_to_rgb
-        from qualedge.data.resize import imresize
         from qualedge.runtime.blend.window import axis_map
         from qualedge.runtime.tiling import plan_tiles
+
+        from qualedge.data.color import rgb_to_ycbcr_full, ycbcr_full_to_rgb
+        from qualedge.data.resize import imresize
 
         t_start = time.perf_counter()
         times: dict[str, float] = {"quality": 0.0, "inference": 0.0, "blend": 0.0}

@@ -6,8 +6,9 @@ import json
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "onnx", "onnxruntime", "pyiqa", "tensorrt", "cv2", "peft", "scipy", "matplotlib")
@@ -43,17 +44,17 @@ def test_help_is_fast_and_lists_every_verb() -> None:
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "qualedge", "--help"], capture_output=True, text=True, check=True)
     assert time.perf_counter() - t0 < 2.0
-    for verb in ("models", "iqa-eval", "train-sr", "finetune-sr", "eval-sr", "train-restore", "export", "restore", "bench"):
+    for verb in ("models", "iqa-eval", "train-sr", "finetune-sr", "eval-sr", "train-restore", "eval-restore", "export-restore", "export", "restore", "bench"):
         assert verb in r.stdout
-    out = _py("import sys; from qualedge.cli import build_parser; build_parser(); print([m for m in %r if m in sys.modules])" % (HEAVY,))
+    out = _py(f"import sys; from qualedge.cli import build_parser; build_parser(); print([m for m in {HEAVY!r} if m in sys.modules])")
     assert out.strip() == "[]"
 
 
 def test_models_lists_realesrgan_as_available_offline() -> None:
-    from qualedge.cli import main
-
     import contextlib
     import io
+
+    from qualedge.cli import main
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

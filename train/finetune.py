@@ -14,13 +14,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
+from qualedge.train.sr_data import SRDataConfig
+from qualedge.train.sr_train import (
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    SRTask,
+    TrainSRConfig,
+    build_generator,
+    make_loader,
+)
+from qualedge.train.trainer import RunConfig, Trainer, unwrap
 from torch import nn
 
 from qualedge.config import to_dict
 from qualedge.errors import ConfigError
-from qualedge.train.sr_data import SRDataConfig
-from qualedge.train.sr_train import LossConfig, ModelConfig, OptimConfig, SRTask, TrainSRConfig, build_generator, make_loader
-from qualedge.train.trainer import RunConfig, Trainer, unwrap
 
 VARIANTS = ("FT", "FT_HP", "FT_IG")
 

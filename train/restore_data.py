@@ -77,10 +77,15 @@ class RestoreDataset(torch.utils.data.Dataset):
         if cfg.gt_size % 16:
             raise ConfigError(f"data.gt_size {cfg.gt_size} must be a multiple of 16 (the U-Net's four downsamplings)")
         self.cfg, self.length, self.rank, self.epoch = cfg, length, rank, 0
-        self.clean = [p for f in cfg.clean_folders for p in _images(Path(f))]
+        from qualedge.io import read_header
+
+        clean = [p for f in cfg.clean_folders for p in _images(Path(f))]
+        self.clean = [p for p in clean if min(read_header(p)[1:]) >= cfg.gt_size]
+        self.skipped = len(clean) - len(self.clean)  # photos smaller than a crop (T91 has 78-pixel ones)
         self.pairs = load_pairs(cfg.paired_layout, cfg.paired_root, cfg.split) if cfg.paired_layout else []
         if not self.clean and not self.pairs:
-            raise ConfigError("no restoration data: set data.clean_folders and/or data.paired_layout + data.paired_root")
+            extra = f" ({self.skipped} photos are smaller than data.gt_size {cfg.gt_size})" if self.skipped else ""
+            raise ConfigError(f"no restoration data{extra}: set data.clean_folders and/or data.paired_layout + data.paired_root")
         self._cache: dict[Path, np.ndarray] = {}
 
     def set_epoch(self, epoch: int) -> None:

@@ -39,8 +39,9 @@ class EvalItem:
 
 
 def synthetic_items(folder: str | Path, *, types: Sequence[str] = TYPES, crop: int = 256, seed: int = 1234, strength: float = 1.0, limit: int | None = None) -> list[EvalItem]:
-    from qualedge.data.degradations.composite import composite
     from qualedge.train.restore_data import _images
+
+    from qualedge.data.degradations.composite import composite
 
     unknown = set(types) - set(TYPES)
     if unknown:

@@ -21,15 +21,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from qualedge.train.losses import PerceptualConfig, PerceptualLoss
+from qualedge.train.restore_data import RestoreDataConfig, RestoreDataset
+from qualedge.train.trainer import EMA, RunConfig, Trainer, unwrap
 from torch import nn
 
 from qualedge.archs import get_arch
 from qualedge.config import to_dict
 from qualedge.diffusion import DDIMSchedule
 from qualedge.errors import ConfigError
-from qualedge.train.losses import PerceptualConfig, PerceptualLoss
-from qualedge.train.restore_data import RestoreDataConfig, RestoreDataset
-from qualedge.train.trainer import EMA, RunConfig, Trainer, unwrap
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,7 @@ def train_restore(cfg: TrainRestoreConfig, log=print) -> dict[str, Any]:
         task = RestoreTask(cfg, trainer)
         trainer.log(f"AdaQual-Diff: {task.desc.param_count / 1e6:.2f} M parameters, prompts {cfg.model.prompt_mode}, quality map {cfg.quality_metric}")
         ds = RestoreDataset(cfg.data, length=cfg.run.batch * max(1, cfg.run.ckpt_every), rank=trainer.dist.rank)
+        trainer.log(f"data: {len(ds.clean)} clean photos, {len(ds.pairs)} pairs" + (f"; {ds.skipped} photos smaller than a crop skipped" if ds.skipped else ""))
 
         def loader(epoch: int):
             ds.set_epoch(epoch)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from qualedge.train.samplers import STRATEGIES, choose
 
 from qualedge.errors import ConfigError
 from qualedge.io import SUPPORTED_EXTENSIONS, read_image
-from qualedge.train.samplers import STRATEGIES, choose
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,13 @@ class SRDataset(torch.utils.data.Dataset):
             raise ConfigError(f"data.gt_size {cfg.gt_size} must be a multiple of the scale {cfg.scale}")
         if cfg.strategy in ("sma", "smp") and any(not g.scores for g in groups):
             raise ConfigError(f"strategy {cfg.strategy} needs candidate scores: call score_groups first")
-        self.cfg, self.groups, self.length, self.rank, self.epoch = cfg, groups, length, rank, 0
+        from qualedge.io import read_header
+
+        kept = [g for g in groups if min(read_header(g.paths[0])[1:]) >= cfg.gt_size]
+        self.skipped = len(groups) - len(kept)  # images smaller than one crop (T91 has 76-pixel ones)
+        if not kept:
+            raise ConfigError(f"every training image is smaller than data.gt_size {cfg.gt_size}; lower gt_size or add larger images")
+        self.cfg, self.groups, self.length, self.rank, self.epoch = cfg, kept, length, rank, 0
         self.crop_metric = crop_metric
         self._cache: dict[Path, np.ndarray] = {}
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from qualedge.train.losses import PerceptualConfig, PerceptualLoss, gan_loss
+from qualedge.train.sr_data import SRDataConfig, SRDataset, load_groups, score_groups
+from qualedge.train.trainer import EMA, RunConfig, Trainer, unwrap
 from torch import nn
 
 from qualedge.archs import get_arch
 from qualedge.config import to_dict
 from qualedge.errors import ConfigError
-from qualedge.train.losses import PerceptualConfig, PerceptualLoss, gan_loss
-from qualedge.train.sr_data import SRDataConfig, SRDataset, load_groups, score_groups
-from qualedge.train.trainer import EMA, RunConfig, Trainer, unwrap
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class ModelConfig:
     preset: str | None = None
     hparams: dict[str, Any] = field(default_factory=dict)
     init: str | None = None  # pretrained id, weights file, or checkpoint folder
+    disc_hparams: dict[str, Any] = field(default_factory=dict)  # the U-Net discriminator's (e.g. {num_feat=32})
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class SRTask:
         self.percep = PerceptualLoss(cfg.loss.perceptual_net, log=trainer.log).to(dev) if cfg.loss.perceptual > 0 else None
         self.disc = None
         if cfg.loss.gan > 0:
-            d, _ = get_arch("unet_disc_sn").build(num_in_ch=desc.out_channels)
+            d, _ = get_arch("unet_disc_sn").build(**{"num_in_ch": desc.out_channels, **cfg.model.disc_hparams})
             self.disc_raw = d.to(dev)
             self.disc = trainer.wrap(self.disc_raw)
             self.opt_d = torch.optim.Adam(self.disc_raw.parameters(), lr=o.disc_lr, betas=o.betas)
@@ -201,6 +202,8 @@ def make_loader(cfg: TrainSRConfig, trainer: Trainer, *, length: int):
 
         crop_metric = create_metric(cfg.data.score_metric)
     ds = SRDataset(cfg.data, groups, length=length, rank=trainer.dist.rank, crop_metric=crop_metric)
+    if ds.skipped:
+        trainer.log(f"data: {ds.skipped} of {len(groups)} images are smaller than data.gt_size {cfg.data.gt_size} and are skipped")
 
     def epoch_loader(epoch: int):
         ds.set_epoch(epoch)

@@ -188,6 +188,7 @@ SPEC = ArchSpec(
     ),  # fmt: skip
     presets={
         "tiny": dict(width=8, prompt_dim=16, pool_size=4, max_tokens=8, min_tokens=2, global_tokens=2, top_k=2),
+        "default": {},
         "small": dict(width=24, enc_blocks=(1, 1, 2, 2), dec_blocks=(1, 1, 1, 1), prompt_dim=48, max_tokens=16),
         "paper": dict(width=64, enc_blocks=(1, 1, 1, 18), dec_blocks=(1, 1, 1, 1), prompt_dim=64, max_tokens=32, pool_size=10),
     },

@@ -137,11 +137,15 @@ class ArchSpec:
         hp = dict(self.defaults)
         if preset is not None:
             if preset not in self.presets:
-                raise KeyError(f"{self.id}: unknown preset {preset!r}; choose one of {sorted(self.presets)}")
+                from qualedge.errors import UnsupportedModelError
+
+                raise UnsupportedModelError(f"{self.id}: unknown preset {preset!r}; choose one of {sorted(self.presets)}")
             hp.update(self.presets[preset])
         unknown = set(overrides) - set(hp)
         if unknown:
-            raise TypeError(f"{self.id}: unknown hyperparameters {sorted(unknown)}; known: {sorted(hp)}")
+            from qualedge.errors import ConfigError
+
+            raise ConfigError(f"{self.id}: unknown hyperparameters {sorted(unknown)}; known: {sorted(hp)}")
         hp.update(overrides)
         return hp
 

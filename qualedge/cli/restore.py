@@ -37,10 +37,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from qualedge.errors import ConfigError
     from qualedge.runtime.batch import restore_many
     from qualedge.runtime.restorer import RestoreOptions, Restorer
-
-    from qualedge.errors import ConfigError
 
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.no_sr and not args.restore_bundle:

@@ -93,7 +93,7 @@ def imresize_torch(x, scale: float | None = None, *, size: tuple[int, int] | Non
         out_h, out_w = size
         sh, sw = out_h / h, out_w / w
     order = sorted([(-2, out_h, sh, h), (-1, out_w, sw, w)], key=lambda t: t[2])
-    for dim, n, s, length in order:
+    for dim, n, s, _length in order:
         wts, idx = _contributions(int(x.shape[dim]), n, s, antialias)
         wt = torch.as_tensor(wts, dtype=x.dtype, device=x.device)
         ix = torch.as_tensor(idx, device=x.device)

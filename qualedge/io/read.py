@@ -36,7 +36,7 @@ def max_pixels_default() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ImageReadError(f"QUALEDGE_MAX_PIXELS={raw!r} is not an integer. Set it to a pixel count such as 268435456.")
+        raise ImageReadError(f"QUALEDGE_MAX_PIXELS={raw!r} is not an integer. Set it to a pixel count such as 268435456.") from None
     if value <= 0:
         raise ImageReadError(f"QUALEDGE_MAX_PIXELS={raw!r} must be positive.")
     return value

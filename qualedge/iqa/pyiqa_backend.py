@@ -76,6 +76,10 @@ def install() -> None:
     with _LOCK:
         if _INSTALLED:
             return
+        from qualedge.paths import offline
+
+        if offline():  # backbones that pyiqa fetches through huggingface_hub/timm: fail at once instead of retrying
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import pyiqa  # noqa: F401  (imports the download and arch_util modules)
         import pyiqa.archs.arch_util as arch_util
         import pyiqa.utils.download_util as dl

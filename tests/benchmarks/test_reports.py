@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from qualedge.cli import main
 
@@ -47,11 +46,9 @@ def test_device_check_dry_run(tmp_path: Path) -> None:
 
 
 def test_device_pipeline_matches_reference_on_cpu() -> None:
-    import torch
-
-    from qualedge.benchmarks.device_check import sr_section
-
     import cv2
+    import torch
+    from qualedge.benchmarks.device_check import sr_section
 
     img = cv2.GaussianBlur(np.random.default_rng(0).random((40, 40, 3), dtype=np.float32), (0, 0), 2)  # photo-like smoothness
     res = sr_section("realesr-animevideov3", img, device="cpu", dtype=torch.float32, compile_=False, repeats=1, tile=32, batch=2, blend="numpy")

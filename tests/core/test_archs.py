@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from qualedge.archs import ARCHS, ModelDescriptor, SizeRequirements, Tiling, build_model, detect_arch, get_arch, list_archs
+from qualedge.archs import (
+    ARCHS,
+    ModelDescriptor,
+    SizeRequirements,
+    Tiling,
+    build_model,
+    detect_arch,
+    get_arch,
+    list_archs,
+)
 from qualedge.errors import UnsupportedModelError
 from qualedge.weights.load import load_state_dict, save_state_dict
 from qualedge.weights.zoo import load_into
@@ -44,9 +53,13 @@ def test_unknown_arch_names_close_matches() -> None:
         get_arch("rrdnet")
 
 
-def test_unknown_hyperparameter_is_an_error() -> None:
-    with pytest.raises(TypeError, match="unknown hyperparameters"):
+def test_unknown_hyperparameter_or_preset_is_an_error() -> None:
+    from qualedge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown hyperparameters"):
         build_model("srvgg", num_feats=3)
+    with pytest.raises(UnsupportedModelError, match="unknown preset 'huge'; choose one of"):
+        build_model("adaqual_unet", preset="huge")
 
 
 @pytest.mark.parametrize("arch_id", sorted(SMALL))

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from qualedge.export.api import ModelSource, export_bundle
 
 from qualedge.archs import build_model
 from qualedge.bundle import ABI_VERSION, load_bundle
 from qualedge.errors import BackendUnavailableError, BundleError, ConfigError, ExportError, OutputError, ParityError
-from qualedge.export.api import ModelSource, export_bundle
 from qualedge.weights.load import save_state_dict
 
 
@@ -53,7 +53,6 @@ def test_bundle_manifest_and_forms(bundle: Path) -> None:
 
 def test_fp16_nodes_are_in_the_named_modules(bundle: Path) -> None:
     import onnx
-
     from qualedge.export.precision import nodes_in_modules
 
     m = onnx.load(str(bundle / "sr.fp32.onnx"))

@@ -11,8 +11,9 @@ import torch
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
-    from qualedge.archs import build_model
     from qualedge.export.api import ModelSource, export_bundle
+
+    from qualedge.archs import build_model
     from qualedge.weights.load import save_state_dict
 
     root = tmp_path_factory.mktemp("runtime-bundle")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from qualedge.runtime.restorer import RestoreOptions, Restorer
 
 from qualedge.io import read_image
-from qualedge.runtime.restorer import RestoreOptions, Restorer
 
 HERE = Path(__file__).resolve().parent
 

@@ -15,8 +15,9 @@ from qualedge.errors import BundleError, ConfigError
 
 @pytest.fixture(scope="module")
 def rbundle(tmp_path_factory) -> Path:
-    from qualedge.archs import build_model
     from qualedge.export.restore_export import export_restore_bundle
+
+    from qualedge.archs import build_model
     from qualedge.weights.load import save_state_dict
 
     root = tmp_path_factory.mktemp("restore-bundle")

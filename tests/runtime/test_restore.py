@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from qualedge.runtime.restorer import RestoreOptions, Restorer
 
 from qualedge.errors import InferenceError
 from qualedge.io import Image, read_image, write_image
-from qualedge.runtime.restorer import RestoreOptions, Restorer
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -8,11 +8,11 @@ import sys
 
 import numpy as np
 import pytest
-
-from qualedge.errors import ConfigError
 from qualedge.runtime.blend.reference import blend_reference
 from qualedge.runtime.blend.window import axis_map, ramp, tile_weights
 from qualedge.runtime.tiling import plan_axis, plan_tiles
+
+from qualedge.errors import ConfigError
 
 
 @pytest.mark.parametrize("length,tile,overlap", [(300, 128, 16), (1200, 1024, 16), (37, 16, 4), (100, 128, 16), (513, 64, 8), (129, 128, 32)])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from qualedge.train.samplers import choice_probabilities, choose, softmax
 from scipy.stats import chisquare
 
 from qualedge.errors import ConfigError
-from qualedge.train.samplers import choice_probabilities, choose, softmax
 
 LABELS = ["Original", "Positive", "Negative", "Positive", "Similar"]
 SCORES = [50.0, 60.0, 40.0, 55.0, 52.0]

@@ -178,6 +178,8 @@ def test_bad_restore_inputs(photos: Path, tmp_path: Path) -> None:
         RestoreDataset(RestoreDataConfig(clean_folders=(str(photos),), types=("fog",)), length=1)
     with pytest.raises(ConfigError, match="no restoration data"):
         RestoreDataset(RestoreDataConfig(), length=1)
+    with pytest.raises(ConfigError, match="smaller than data.gt_size 1024"):
+        RestoreDataset(RestoreDataConfig(clean_folders=(str(photos),), gt_size=1024), length=1)
     with pytest.raises(ConfigError, match="no matching"):
         (tmp_path / "input").mkdir(), (tmp_path / "gt").mkdir()
         load_pairs("allweather", tmp_path)
@@ -185,8 +187,9 @@ def test_bad_restore_inputs(photos: Path, tmp_path: Path) -> None:
 
 
 def test_paired_layouts(tmp_path: Path) -> None:
-    from qualedge.io import write_pixels
     from qualedge.train.restore_data import RestoreDataConfig, RestoreDataset, load_pairs
+
+    from qualedge.io import write_pixels
 
     px = (np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8)
     root = tmp_path / "cdd"

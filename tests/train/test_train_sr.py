@@ -94,7 +94,7 @@ def test_killed_run_resumes_from_the_last_checkpoint(photos: Path, tmp_path: Pat
     assert 10 <= killed_at < 40
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert f"resumed from" in r.stdout + r.stderr
+    assert "resumed from" in r.stdout + r.stderr
     steps = [int(row["step"]) for row in _csv(out / "metrics.csv")]
     assert steps[-1] == 40 and min(s for s in steps if s > killed_at) == killed_at + 1  # continued, not restarted
     assert json.loads((out / "latest.json").read_text())["step"] == 40

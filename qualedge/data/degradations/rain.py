@@ -34,7 +34,7 @@ def apply(img: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndar
     h, w = img.shape[:2]
     base_angle = math.radians(90 + rng.uniform(-25, 25))  # near vertical
     rain = np.zeros((h, w), np.float32)
-    for i in range(1 + int(round(2 * strength))):
+    for _ in range(1 + int(round(2 * strength))):
         length = int(round(5 + 25 * strength * rng.uniform(0.6, 1.0))) | 1
         density = 0.002 + 0.01 * strength * rng.uniform(0.5, 1.0)
         angle = base_angle + math.radians(rng.uniform(-4, 4))
