@@ -12,9 +12,11 @@ This replacement is process-wide and stays in place (documented in the README); 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -98,6 +100,37 @@ def install() -> None:
         _INSTALLED = True
 
 
+@contextlib.contextmanager
+def _no_network() -> Iterator[None]:
+    """Offline mode for the backbones pyiqa fetches outside its own downloader (torchvision/torch.hub, timm/HF hub).
+
+    ``HF_HUB_OFFLINE`` is read by huggingface_hub when it is imported, which another library (peft, timm) may have
+    done before; its module constant is set for the duration instead. torch.hub downloads are refused with an error
+    naming the file and where to put it.
+    """
+    import torch.hub
+
+    hf = sys.modules.get("huggingface_hub.constants")
+    old_hf = getattr(hf, "HF_HUB_OFFLINE", None)
+    old_dl = torch.hub.download_url_to_file
+
+    def refuse(url: str, dst: str, *args, **kwargs) -> None:
+        raise WeightsNotFoundError(
+            f"weights file {os.path.basename(urlparse(url).path)} not found: looked for {dst}; offline mode is on "
+            f"(QUALEDGE_OFFLINE). Download it from {url} and put it there."
+        )
+
+    torch.hub.download_url_to_file = refuse
+    if hf is not None:
+        hf.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        torch.hub.download_url_to_file = old_dl
+        if hf is not None:
+            hf.HF_HUB_OFFLINE = old_hf
+
+
 def create_pyiqa(name: str, *, device: torch.device, as_loss: bool, **kwargs) -> nn.Module:
     """A pyiqa InferenceModel for ``name``; weights come through :func:`_resolve`."""
     install()
@@ -106,7 +139,8 @@ def create_pyiqa(name: str, *, device: torch.device, as_loss: bool, **kwargs) ->
     if name not in pyiqa.list_models():
         raise MetricError(f"pyiqa {pyiqa.__version__} has no metric {name!r}.")
     try:
-        model = pyiqa.create_metric(name, as_loss=as_loss, device=device, **kwargs)
+        with _no_network() if paths.offline() else contextlib.nullcontext():
+            model = pyiqa.create_metric(name, as_loss=as_loss, device=device, **kwargs)
     except (WeightsNotFoundError, WeightsError):
         raise
     except ImportError as exc:

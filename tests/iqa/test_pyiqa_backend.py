@@ -38,3 +38,28 @@ def test_pyiqa_niqe_resolves_from_the_qualedge_cache(shared_data: Path) -> None:
         assert float(m(x)[0]) == pytest.approx(3.6549, rel=0.01)  # pyiqa's calibrated value
     finally:
         target.unlink()
+
+
+def test_offline_guard_refuses_torch_hub_and_hf_downloads(tmp_path: Path) -> None:
+    import sys
+
+    import huggingface_hub.constants  # noqa: F401  (imported before the guard, as peft or timm would)
+
+    from qualedge.iqa.pyiqa_backend import _no_network
+
+    hf = sys.modules["huggingface_hub.constants"]
+    before, download = hf.HF_HUB_OFFLINE, torch.hub.download_url_to_file
+    with _no_network():
+        assert hf.HF_HUB_OFFLINE is True
+        with pytest.raises(WeightsNotFoundError) as ei:
+            torch.hub.load_state_dict_from_url("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", model_dir=str(tmp_path))
+    assert "alexnet-owt-7be5be79.pth" in str(ei.value) and str(tmp_path) in str(ei.value)
+    assert hf.HF_HUB_OFFLINE == before and torch.hub.download_url_to_file is download
+    assert not list(tmp_path.iterdir())
+
+
+def test_pyiqa_lpips_offline_fails_at_once_naming_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no torchvision backbone cached
+    with pytest.raises(WeightsNotFoundError) as ei:
+        create_metric("pyiqa:lpips")
+    assert ".pth" in str(ei.value) and "put it there" in str(ei.value)
