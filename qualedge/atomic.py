@@ -35,9 +35,22 @@ def check_output_dir(path: str | Path, *, what: str = "output") -> Path:
     return parent
 
 
+_UMASK = os.umask(0o022)  # read once at import (os.umask is the only portable way to read it); restored below
+os.umask(_UMASK)
+
+
 def _mkstemp(path: Path, parent: Path, what: str) -> tuple[int, str]:
+    """A temporary file next to ``path`` with the permissions a plain ``open`` would give it (mkstemp's are 0600)."""
     try:
-        return tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".partial")
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".partial")
+        try:
+            mode = path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_UMASK  # an overwrite keeps the mode
+            os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        return fd, tmp
     except OSError as exc:
         raise OutputError(
             f"{what} {path}: cannot create a file in {parent} ({exc.strerror}). "
