@@ -39,13 +39,17 @@ _UMASK = os.umask(0o022)  # read once at import (os.umask is the only portable w
 os.umask(_UMASK)
 
 
+def _mode_for(path: Path) -> int:
+    """An overwrite keeps the file's mode; a new file gets 0666 less the umask."""
+    return path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_UMASK
+
+
 def _mkstemp(path: Path, parent: Path, what: str) -> tuple[int, str]:
     """A temporary file next to ``path`` with the permissions a plain ``open`` would give it (mkstemp's are 0600)."""
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".partial")
         try:
-            mode = path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_UMASK  # an overwrite keeps the mode
-            os.fchmod(fd, mode)
+            os.fchmod(fd, _mode_for(path))
         except BaseException:
             os.close(fd)
             os.unlink(tmp)
@@ -104,6 +108,7 @@ def atomic_save(path: str | Path, writer: Callable[[Path], None], *, what: str =
     os.close(fd)
     try:
         writer(Path(tmp))
+        os.chmod(tmp, _mode_for(path))  # the writer may have replaced the file (safetensors writes it 0600)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -24,6 +24,19 @@ def test_new_file_gets_the_umask_mode_not_mkstemps_0600(tmp_path: Path) -> None:
     assert _mode(p) == 0o666 & ~umask
 
 
+def test_atomic_save_mode_survives_a_writer_that_replaces_the_file(tmp_path: Path) -> None:
+    def writer(tmp: Path) -> None:  # as safetensors does: a fresh 0600 file at the temporary path
+        tmp.unlink()
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.write(fd, b"data")
+        os.close(fd)
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    p = atomic_save(tmp_path / "w.safetensors", writer)
+    assert p.read_bytes() == b"data" and _mode(p) == 0o666 & ~umask
+
+
 def test_overwrite_keeps_the_existing_mode(tmp_path: Path) -> None:
     p = tmp_path / "a.json"
     p.write_text("{}")
