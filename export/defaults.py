@@ -1,6 +1,7 @@
 """The embedded default bundle: built offline on first use from the converted real weights, then cached.
 
-SR bundle contents: ``sr`` = the compact x4 model (realesr-animevideov3, SRVGGNetCompact), ``sr_heavy`` = realesrgan-x4plus
+SR bundle contents: ``sr`` = the compact x4 model (qualedge-compact-x4: SRVGGNetCompact distilled from x4plus and
+fine-tuned with the quality-head reward, shipped in qualedge/assets), ``sr_heavy`` = realesrgan-x4plus
 (RRDBNet), and the quality head. The runtime sends tiles whose quality is at or above the threshold to the compact
 model and the rest to the heavy one. Built under ``<cache>/bundles/default-<version>-<key>/`` with a lock so that
 concurrent first runs build it once.
@@ -16,20 +17,24 @@ import fcntl
 import hashlib
 from pathlib import Path
 
+import qualedge
 from qualedge import paths
 from qualedge._version import __version__
 
-COMPACT = "realesr-animevideov3"
+COMPACT = "qualedge-compact-x4"
 HEAVY = "realesrgan-x4plus"
-RESTORE_WEIGHTS = Path(__file__).resolve().parents[1] / "qualedge" / "assets" / "weights" / "adaqual_default.safetensors"
+RESTORE_WEIGHTS = Path(qualedge.__file__).resolve().parent / "assets" / "weights" / "adaqual_default.safetensors"
 RESTORE_TILE = 256
 
 
 def default_bundle_path() -> Path:
     from qualedge.iqa.head import DEFAULT_WEIGHTS
     from qualedge.weights.cache import sha256_file
+    from qualedge.weights.zoo import ASSETS
 
-    key = hashlib.sha256(f"{COMPACT}|{HEAVY}|{sha256_file(DEFAULT_WEIGHTS)}".encode()).hexdigest()[:10]
+    compact = ASSETS / "qualedge_compact_x4.safetensors"  # the shipped compact weights: a new file means a new bundle
+    csum = sha256_file(compact) if compact.is_file() else "missing"
+    key = hashlib.sha256(f"{COMPACT}|{csum}|{HEAVY}|{sha256_file(DEFAULT_WEIGHTS)}".encode()).hexdigest()[:10]
     return paths.cache_dir() / "bundles" / f"default-{__version__}-{key}"
 
 
@@ -63,8 +68,9 @@ def ensure_default_bundle(*, log=print) -> Path:
 
 def ensure_default_restore_bundle(*, log=print) -> Path:
     """The default restoration bundle's folder, exported from the embedded AdaQual-Diff weights if needed."""
-    from qualedge.errors import WeightsNotFoundError
     from qualedge.export.restore_export import export_restore_bundle
+
+    from qualedge.errors import WeightsNotFoundError
     from qualedge.iqa.head import DEFAULT_WEIGHTS
     from qualedge.weights.cache import sha256_file
 

@@ -141,6 +141,16 @@ PRETRAINED: tuple[Pretrained, ...] = (
         card="docs/models/realesr-animevideov3.md",
     ),
     Pretrained(
+        id="qualedge-compact-x4",
+        arch="srvgg",
+        hparams=dict(num_feat=64, num_conv=16, upscale=4, act_type="prelu"),
+        source=Source("asset", ("qualedge_compact_x4.safetensors",)),
+        convert=None,
+        license="BSD-3-Clause (derived from the Real-ESRGAN weights; trained by qualedge)",
+        origin="qualedge: realesr-animevideov3 distilled from realesrgan-x4plus, AMO multi-GT training, LoRA IQA fine-tuning",
+        card="docs/models/qualedge-compact-x4.md",
+    ),
+    Pretrained(
         id="realesrgan-x4plus-official",
         arch="rrdbnet",
         hparams=dict(scale=4, num_block=23),
