@@ -151,6 +151,16 @@ PRETRAINED: tuple[Pretrained, ...] = (
         card="docs/models/qualedge-compact-x4.md",
     ),
     Pretrained(
+        id="adaqual-default",
+        arch="adaqual_unet",
+        hparams={},
+        source=Source("asset", ("adaqual_default.safetensors",)),
+        convert=None,
+        license="Apache-2.0 (qualedge's own weights, like the code)",
+        origin="qualedge: AdaQual-Diff trained on synthetic CDD-11 composites (restoration, scale 1)",
+        card="docs/models/adaqual-default.md",
+    ),
+    Pretrained(
         id="realesrgan-x4plus-official",
         arch="rrdbnet",
         hparams=dict(scale=4, num_block=23),
