@@ -11,11 +11,14 @@ def _f(v: float, pct: bool = False) -> str:
 
 def sbs_tables(res: dict) -> str:
     splits = sorted({s for m in res["metrics"].values() for s in m["splits"]})
-    head = "| Metric | better | " + " | ".join(f"{s} acc. (%)" for s in splits) + " | all acc. (%) | metric ties (%) |"
-    lines = ["### Pairwise accuracy against human preference (SBS-style pairs)", "", head, "|" + "---|" * (len(splits) + 4)]
+    if len(splits) < 2:  # one split is the same numbers as the "all" column
+        splits = []
+    cols = ["Metric", "better", *(f"{s} acc. (%)" for s in splits), "all acc. (%)", "metric ties (%)"]
+    lines = ["### Pairwise accuracy against human preference (SBS-style pairs)", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for m, r in sorted(res["metrics"].items(), key=lambda kv: -kv[1]["all"]["accuracy"] if kv[1]["all"]["accuracy"] == kv[1]["all"]["accuracy"] else 1):
-        cells = " | ".join(_f(r["splits"][s]["accuracy"], True) for s in splits)
-        lines.append(f"| {m} | {'higher' if r['higher_is_better'] else 'lower'} | {cells} | {_f(r['all']['accuracy'], True)} | {_f(r['all']['tie_rate'], True)} |")
+        cells = [m, "higher" if r["higher_is_better"] else "lower", *(_f(r["splits"][s]["accuracy"], True) for s in splits),
+                 _f(r["all"]["accuracy"], True), _f(r["all"]["tie_rate"], True)]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append(f"\n{res['n_pairs']} pairs; human ties (p = 0.5) are dropped, metric ties count one half.")
     if "screening" in res:
         sc = res["screening"]
