@@ -1,0 +1,31 @@
+"""The paper experiments' scripts run end to end in their tiny --quick settings (real data, a few steps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qualedge.benchmarks import paper1_experiment, restore_experiment
+
+
+def test_paper1_experiment_quick(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results" / "paper1"
+    assert paper1_experiment.main(["--quick", "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert set(res["sets"]) == {"set14", "bsd100"}
+    rows = res["sets"]["set14"]["rows"]
+    assert {"bicubic", "OrigOnly", "SMA (qhead)", "AMO (qhead)", "AMO + LoRA FT (Q = qhead)"} <= set(rows)
+    assert all(r["psnr_y"] > 15 for r in rows.values())  # real outputs, not blank images
+    assert (tmp_path / "work" / "amo_lora_ft" / "latest.json").is_file()
+    assert "| OrigOnly |" in out.with_suffix(".md").read_text()
+
+
+def test_restore_experiment_quick(shared_data: Path, tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    assert restore_experiment.main(["--quick", "--work", str(tmp_path / "work"), "--out", str(res)]) == 0
+    abl = json.loads((res / "restore_ablation.json").read_text())
+    assert set(abl["rows"]) >= {"adaptive", "uniform", "none", "input"}
+    cdd = json.loads((res / "restore_cdd11.json").read_text())
+    assert len(cdd["types"]) == 11 and cdd["experiment"]["quick"] is True
+    lat = json.loads((res / "restore_latency.json").read_text())
+    assert lat["unrolled"]["seconds"] > 0 and lat["loop"]["seconds"] > 0
