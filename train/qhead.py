@@ -283,7 +283,7 @@ def train_qhead(cfg: QHeadConfig) -> dict:
             opt.step()
             sched.step()
             total += loss.item()
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}")
         he_pred = predict(head, he_tiles)
         history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "heldout_srcc_teacher": _srcc(he_pred, he_q)})
         print(f"epoch {epoch + 1}: loss {total / steps_per_epoch:.4f}, held-out SRCC with teacher {history[-1]['heldout_srcc_teacher']:.3f}")
