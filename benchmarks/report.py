@@ -113,10 +113,15 @@ def quality_vs_latency(cfg: ReportConfig, inp: Path, sweep: list[dict[str, Any]]
     import torch
 
     from qualedge.data.resize import imresize
+    from qualedge.errors import WeightsNotFoundError
     from qualedge.io import read_image
     from qualedge.iqa.metrics import create_metric
 
-    metrics = {m: create_metric(m) for m in ("qhead", "niqe")}
+    try:  # NIQE needs the official parameters (data folder or pyiqa's cache); PIQE needs nothing
+        nr = ("niqe", create_metric("niqe"))
+    except WeightsNotFoundError:
+        nr = ("piqe", create_metric("piqe"))
+    metrics = {"qhead": create_metric("qhead"), nr[0]: nr[1]}
     lr = read_image(inp).rgb
     points = []
 
@@ -159,7 +164,21 @@ def iqa_known_order(cfg: ReportConfig, inp: Path, work: Path) -> tuple[dict, str
         w = csv.DictWriter(f, fieldnames=["a", "b", "p_b"])
         w.writeheader()
         w.writerows(rows)
-    return iqa_eval(metrics=list(cfg.iqa_metrics), sbs=manifest, cache_path=work / "iqa_cache.sqlite", progress=False)
+    from qualedge.errors import WeightsNotFoundError
+    from qualedge.iqa.metrics import create_metric
+
+    usable, missing = [], []
+    for m in cfg.iqa_metrics:  # a metric whose files are absent here is named in the report, not fatal
+        try:
+            create_metric(m)
+            usable.append(m)
+        except WeightsNotFoundError as exc:
+            missing.append(f"{m} ({str(exc).split(';')[0]})")
+    res, md = iqa_eval(metrics=usable, sbs=manifest, cache_path=work / "iqa_cache.sqlite", progress=False)
+    if missing:
+        res["unavailable"] = missing
+        md += "\n\nNot available on this machine: " + "; ".join(missing) + ".\n"
+    return res, md
 
 
 def plots(sweep: list[dict[str, Any]], points: list[dict[str, Any]], out: Path) -> dict[str, str]:
@@ -203,7 +222,8 @@ def plots(sweep: list[dict[str, Any]], points: list[dict[str, Any]], out: Path) 
     from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2))
-    for ax, (key, name, better) in zip(axes, (("qhead", "quality head score", "higher is better"), ("niqe", "NIQE", "lower is better"))):
+    nr = "niqe" if "niqe" in points[0] else "piqe"
+    for ax, (key, name, better) in zip(axes, (("qhead", "quality head score", "higher is better"), (nr, nr.upper(), "lower is better"))):
         for k, p in enumerate(points):
             ax.scatter(p["seconds"], p[key], s=40, color=f"C{k}", label=p["label"])
         ax.set_xscale("log")
@@ -296,6 +316,7 @@ def build_report(cfg: ReportConfig, *, quick: bool = False, log=print) -> dict[s
             iqa_res, iqa_md = iqa_known_order(cfg, inp, work)
             iqa_src = "synthetic pairs of known distortion order built from the input (not human judgement)"
         files = plots(sweep, points, out / "plots")
+    nr = "niqe" if "niqe" in points[0] else "piqe"
     md = ["# qualedge benchmark report" + (" (quick)" if quick else ""), "",
           "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".", "",
           f"Configuration: {json.dumps({k: v for k, v in cfg.__dict__.items() if k != 'include'})}", "",
@@ -306,8 +327,8 @@ def build_report(cfg: ReportConfig, *, quick: bool = False, log=print) -> dict[s
         md.append(f"| {r['model']} | {r['path']} | {r['tile']} | {s['end_to_end']:.3f} | " + " | ".join(f"{s[k]:.3f}" for k in STAGES) + " |")
     md += ["", "## Per-stage breakdown", "", f"![stages](plots/{files['stage_breakdown']})", "",
            "## Quality against latency", "", f"![quality](plots/{files['quality_vs_latency']})", "",
-           "| output | latency s | quality head (higher better) | NIQE (lower better) |", "|---|---|---|---|"]  # fmt: skip
-    md += [f"| {p['label']} | {p['seconds']:.3f} | {p['qhead']:.3f} | {p['niqe']:.2f} |" for p in points]
+           f"| output | latency s | quality head (higher better) | {nr.upper()} (lower better) |", "|---|---|---|---|"]  # fmt: skip
+    md += [f"| {p['label']} | {p['seconds']:.3f} | {p['qhead']:.3f} | {p[nr]:.2f} |" for p in points]
     md += ["", "## IQA agreement", "", f"Source: {iqa_src}.", "", iqa_md.strip(), ""]
     included = {}
     for title, rel in cfg.include.items():

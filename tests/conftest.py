@@ -58,3 +58,15 @@ def photo_path() -> Path:
     if not p.is_file():
         pytest.skip("scikit-image's bundled photos are missing")
     return p
+
+
+@pytest.fixture(scope="session")
+def niqe_metric():
+    """The built-in NIQE; it needs the official LIVE parameters (data folder or pyiqa's cache): skips without them."""
+    from qualedge.errors import WeightsNotFoundError
+    from qualedge.iqa.metrics import create_metric
+
+    try:
+        return create_metric("niqe")
+    except WeightsNotFoundError as exc:
+        pytest.skip(f"NIQE's official parameters are absent: {str(exc).split(';')[0]}")

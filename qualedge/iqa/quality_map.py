@@ -72,14 +72,15 @@ def quality_map(
 
     ``dense``: None uses the one-pass path when the metric has one; False forces tile-by-tile scoring.
     """
-    from qualedge.iqa.metrics import Metric, create_metric
+    from qualedge.iqa.metrics import Metric, create_metric, get_spec
 
-    m = metric if isinstance(metric, Metric) else create_metric(metric, device=device)
-    if m.spec.mode != "NR":
-        raise MetricError(f"quality maps need a no-reference metric; {m.spec.id} is full-reference")
+    spec = metric.spec if isinstance(metric, Metric) else get_spec(metric)  # checked before any weights are loaded
+    if spec.mode != "NR":
+        raise MetricError(f"quality maps need a no-reference metric; {spec.id} is full-reference")
     stride = stride or tile
-    if tile < m.spec.min_size:
-        raise MetricError(f"{m.spec.id} needs tiles of at least {m.spec.min_size} px; got tile={tile}")
+    if tile < spec.min_size:
+        raise MetricError(f"{spec.id} needs tiles of at least {spec.min_size} px; got tile={tile}")
+    m = metric if isinstance(metric, Metric) else create_metric(metric, device=device)
     x = _as_tensor(image)
     _, _, h, w = x.shape
     if min(h, w) < tile:

@@ -100,11 +100,11 @@ def test_loaders(sbs_root: Path, hggt_root: Path) -> None:
 def test_iqa_eval_both_layouts_cache_and_cli(sbs_root: Path, hggt_root: Path, tmp_path: Path, capsys) -> None:
     cache = tmp_path / "scores.sqlite"
     res, text = iqa_eval(
-        metrics=["piqe", "niqe"], sbs=sbs_root / "pairs.csv", hggt=hggt_root,
+        metrics=["piqe", "qhead"], sbs=sbs_root / "pairs.csv", hggt=hggt_root,
         out=tmp_path / "out", cache_path=cache, progress=False, complement_ref="piqe", screen_fraction=0.5, screen_k=2,
     )  # fmt: skip
     sbs, hggt = res["sbs"], res["hggt"]
-    # PIQE and NIQE react strongly to blur and noise, so they order these pairs almost always right
+    # PIQE and the quality head react strongly to blur and noise, so they order these pairs almost always right
     assert sbs["metrics"]["piqe"]["all"]["pairs"] == 16  # 4 human ties dropped
     assert sbs["metrics"]["piqe"]["all"]["accuracy"] >= 0.75
     assert set(sbs["metrics"]["piqe"]["splits"]) == {"train", "test"}
@@ -116,7 +116,7 @@ def test_iqa_eval_both_layouts_cache_and_cli(sbs_root: Path, hggt_root: Path, tm
     assert first_misses > 0
 
     # a re-run is served from the cache: no metric computation at all
-    res2, _ = iqa_eval(metrics=["piqe", "niqe"], sbs=sbs_root / "pairs.csv", hggt=hggt_root, cache_path=cache, progress=False)
+    res2, _ = iqa_eval(metrics=["piqe", "qhead"], sbs=sbs_root / "pairs.csv", hggt=hggt_root, cache_path=cache, progress=False)
     assert res2["cache"]["misses"] == 0 and res2["cache"]["hits"] > 0
     assert res2["sbs"]["metrics"]["piqe"]["all"] == sbs["metrics"]["piqe"]["all"]
 

@@ -26,9 +26,10 @@ def test_qualedge_compact_x4_beats_bicubic_on_no_reference_quality(photo_path: P
     with torch.inference_mode():
         sr = model.eval()(_t(lr)).clamp(0, 1)
     bic = _t(np.clip(imresize(lr, 4.0), 0, 1))
-    psnr, niqe = create_metric("psnr"), create_metric("niqe")
+    psnr, piqe = create_metric("psnr"), create_metric("piqe")  # PIQE needs no parameter files (NIQE does)
     assert float(psnr(sr, _t(hr))[0]) > 25  # a faithful x4, not a hallucination
-    assert float(niqe(sr)[0]) < float(niqe(bic)[0]) - 0.5  # NIQE: lower is better; the card's claim, on a new photo
+    # PIQE, lower is better: the card's claim on a new photo (here ~26 vs bicubic ~85; realesr-animevideov3 ~72)
+    assert float(piqe(sr)[0]) < float(piqe(bic)[0]) - 20
 
 
 def test_adaqual_default_restores_a_held_out_haze_rain_composite(photo_path: Path) -> None:
