@@ -22,7 +22,7 @@ from qualedge.errors import BackendUnavailableError
 HERE = Path(__file__).resolve().parent
 EMBEDDED = """
 int qe__py_create(const char *bundle, int32_t tile, int32_t overlap, int32_t batch, int32_t threads, int32_t policy,
-                  float threshold, int64_t *handle, int32_t *scale);
+                  float threshold, float heavy_fraction, int64_t seed, int64_t *handle, int32_t *scale);
 int qe__py_restore(int64_t handle, const void *in_data, int32_t width, int32_t height, int64_t in_stride, int32_t format,
                    void *out_data, int32_t out_width, int32_t out_height, int64_t out_stride);
 int qe__py_destroy(int64_t handle);

@@ -12,7 +12,7 @@ from qualedge.errors import BundleError, ConfigError, InferenceError, QualedgeEr
 
 QE_OK, QE_ERR_INVALID_ARGUMENT, QE_ERR_ABI_MISMATCH, QE_ERR_BUNDLE, QE_ERR_BUFFER_TOO_SMALL, QE_ERR_INFERENCE, QE_ERR_RUNTIME = range(7)
 FORMATS = {1: (3, np.uint8), 2: (4, np.uint8), 3: (3, np.uint16), 4: (4, np.uint16)}
-POLICIES = {0: "adaptive", 1: "compact", 2: "heavy"}
+POLICIES = {0: "adaptive", 1: "compact", 2: "heavy", 3: "random"}
 
 _handles: dict[int, object] = {}
 _ids = itertools.count(1)
@@ -46,13 +46,14 @@ def install(ffi, lib) -> None:
         return _status(exc)
 
     @ffi.def_extern()
-    def qe__py_create(bundle, tile, overlap, batch, threads, policy, threshold, handle_out, scale_out):
+    def qe__py_create(bundle, tile, overlap, batch, threads, policy, threshold, heavy_fraction, seed, handle_out, scale_out):
         try:
             from qualedge.runtime.restorer import RestoreOptions, Restorer
 
             opts = RestoreOptions(
                 tile=tile or None, overlap=None if overlap < 0 else overlap, batch=batch, threads=threads or None,
                 policy=POLICIES[policy], threshold=None if threshold < 0 else float(threshold),
+                heavy_fraction=None if heavy_fraction < 0 else float(heavy_fraction), seed=None if seed < 0 else int(seed),
             )  # fmt: skip
             r = Restorer(ffi.string(bundle).decode(), opts)
             with _lock:

@@ -15,7 +15,8 @@ FORMATS = {(3, np.uint8): 1, (4, np.uint8): 2, (3, np.uint16): 3, (4, np.uint16)
 
 class QeOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("tile", ctypes.c_int32), ("overlap", ctypes.c_int32), ("batch", ctypes.c_int32),
-                ("threads", ctypes.c_int32), ("policy", ctypes.c_int32), ("threshold", ctypes.c_float)]  # fmt: skip
+                ("threads", ctypes.c_int32), ("policy", ctypes.c_int32), ("threshold", ctypes.c_float),
+                ("heavy_fraction", ctypes.c_float), ("seed", ctypes.c_uint32)]  # fmt: skip
 
 
 class QeImage(ctypes.Structure):
@@ -47,7 +48,10 @@ def _release_cffi_startup_lock() -> None:
 class CRestorer:
     """``CRestorer(lib, bundle).restore(pixels)`` with pixels (H, W, 3|4) uint8/uint16 RGB(A)."""
 
-    def __init__(self, library: str | Path, bundle: str | Path, *, tile: int = 0, policy: int = 0, batch: int = 4, threads: int = 0) -> None:
+    def __init__(
+        self, library: str | Path, bundle: str | Path, *, tile: int = 0, policy: int = 0, batch: int = 4, threads: int = 0,
+        heavy_fraction: float | None = None, threshold: float | None = None, seed: int | None = None, overlap: int | None = None,
+    ) -> None:  # fmt: skip
         # PyDLL keeps the GIL across calls: inside a running interpreter the embedded code then reuses it directly
         # (with CDLL, cffi's embedded start-up can wait forever for a GIL it cannot see being released)
         _release_cffi_startup_lock()
@@ -62,6 +66,14 @@ class CRestorer:
         opts = QeOptions()
         self._check(lib.qe_options_init(ctypes.byref(opts)))
         opts.tile, opts.policy, opts.batch, opts.threads = tile, policy, batch, threads
+        if heavy_fraction is not None:
+            opts.heavy_fraction = heavy_fraction
+        if threshold is not None:
+            opts.threshold = threshold
+        if seed is not None:
+            opts.seed = seed
+        if overlap is not None:
+            opts.overlap = overlap
         handle = ctypes.c_void_p()
         self._check(lib.qe_create(str(bundle).encode(), ctypes.byref(opts), ABI_VERSION, ctypes.byref(handle)))
         self.handle = handle

@@ -87,6 +87,7 @@ class DiffusionRestorer(Restorer):
         self.mode, self.seed = mode, int(pol.get("seed", 0) if seed is None else seed)
         self.steps, self.coefficients = int(pol["steps"]), [tuple(c) for c in pol["coefficients"]]
         self.precision, self.threshold = "fp32", float("nan")
+        self.policy, self.mode, self.heavy_fraction, self.signal, self.router = "compact", None, None, None, None
         self.scale, self.in_channels, self.multiple = 1, 3, 16
         self.tile = self.fixed = self.minimum = int(pol["tile"])
         if opts.tile not in (None, self.tile):
@@ -105,6 +106,9 @@ class DiffusionRestorer(Restorer):
         for j in range(n_cols):
             out[j] = np.clip(np.random.default_rng([self.seed, i, j]).standard_normal(shape, dtype=np.float32), -1, 1)
         return out
+
+    def _route(self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]) -> None:
+        return None  # no routing: the quality maps are computed per row, next to the prompts they steer
 
     def _infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:
         nc = crops.shape[0]
@@ -136,6 +140,7 @@ class DiffusionRestorer(Restorer):
         res = super().restore(image)
         s = res.summary
         s.pop("decisions", None)
+        s.pop("routing", None)
         s["quality"].pop("threshold", None)
         s["restoration"] = {"mode": self.mode, "steps": self.steps, "seed": self.seed, "prompt_mode": self.manifest.policy.get("prompt_mode")}
         return res

@@ -25,7 +25,7 @@ from qualedge.bundle import Manifest, ModelEntry, load_bundle
 from qualedge.errors import ConfigError, InferenceError
 from qualedge.io import Image
 
-POLICIES = ("adaptive", "compact", "heavy")
+POLICIES = ("adaptive", "random", "compact", "heavy")
 DEFAULT_BUDGET_MB = 1024  # activations budget of the automatic tile size: larger tiles buy little speed, much memory
 
 
@@ -39,8 +39,12 @@ class RestoreOptions:
         batch: tiles per inference call.
         backend: "ort", "torch" or "trt"; device: "cpu", "cuda" (ORT: also "tensorrt").
         precision: "fp32" or "fp16" (fp16 tiles whose output is not finite are rerun in fp32).
-        policy: "adaptive" (quality-routed between compact and heavy), "compact" or "heavy".
-        threshold: quality in [0, 1] at or above which a tile goes to the compact model.
+        policy: "adaptive" (routed between compact and heavy by the bundle's routing score), "random" (the control: the
+            same budget spent on tiles drawn by ``seed``), "compact" or "heavy".
+        heavy_fraction: share of tiles in [0, 1] sent to the heavy model (the highest routing scores, or random ones).
+        threshold: quality in [0, 1] at or above which a tile goes to the compact model (the other way to route;
+            adaptive only). Neither given: the bundle's routing.
+        seed: seed of the random policy (default: the bundle's, else 0).
         quality_weighting: weight tiles by their quality in the overlap blend.
         blend: "auto" (Triton on CUDA, C on CPU, NumPy when no compiler), "c", "numpy", "triton".
         threads: intra-op threads for the backend.
@@ -54,7 +58,9 @@ class RestoreOptions:
     device: str = "cpu"
     precision: str | None = None
     policy: str = "adaptive"
+    heavy_fraction: float | None = None
     threshold: float | None = None
+    seed: int | None = None
     quality_weighting: bool = False
     blend: str = "auto"
     threads: int | None = None
@@ -102,37 +108,84 @@ class Restorer:
             raise ConfigError(f"policy must be one of {POLICIES}, got {opts.policy!r}")
         self.precision = opts.precision or pol.get("precision", "fp32")
         self.overlap = opts.overlap if opts.overlap is not None else int(pol.get("overlap", 16))
-        self.threshold = opts.threshold if opts.threshold is not None else float(pol.get("threshold", 0.5))
         srs = self.manifest.by_role("sr")
         if not srs:
             raise ConfigError(f"bundle {self.folder} has no super-resolution model")
         compact = self.manifest.model(pol["compact"]) if pol.get("compact") else srs[0]
         heavy = self.manifest.model(pol["heavy"]) if pol.get("heavy") else None
-        if opts.policy == "heavy" and heavy is None:
-            raise ConfigError(f"policy 'heavy' needs a heavy model; bundle {self.folder} has only {compact.name}")
-        self.models: list[ModelEntry] = [compact] if opts.policy == "compact" or heavy is None else ([heavy] if opts.policy == "heavy" else [compact, heavy])
-        d0 = self.models[0].descriptor
-        for m in self.models[1:]:
+        if opts.policy in ("heavy", "random") and heavy is None:
+            raise ConfigError(f"policy {opts.policy!r} needs a heavy model; bundle {self.folder} has only {compact.name}")
+        self._setup_routing(pol, heavy is not None)
+        # one tile plan for every policy (from both models' size requirements), so that routing at F = 0 and F = 1
+        # reproduces the compact-only and the heavy-only output exactly
+        planned = [compact] + ([heavy] if heavy is not None else [])
+        d0 = planned[0].descriptor
+        for m in planned[1:]:
             if m.descriptor["scale"] != d0["scale"] or m.descriptor["in_channels"] != d0["in_channels"]:
-                raise ConfigError(f"models {self.models[0].name} and {m.name} differ in scale or channels; they cannot share a tile plan")
+                raise ConfigError(f"models {planned[0].name} and {m.name} differ in scale or channels; they cannot share a tile plan")
+        if opts.policy == "compact" or heavy is None:
+            self.models: list[ModelEntry] = [compact]
+        elif opts.policy == "heavy":
+            self.models = [heavy]
+        else:
+            self.models = [compact, heavy]
         self.scale = int(d0["scale"])
         self.in_channels = int(d0["in_channels"])
-        self.multiple = max(int(m.descriptor["size"]["multiple_of"]) for m in self.models)
-        self.minimum = max(int(m.descriptor["size"]["minimum"]) for m in self.models)
-        self.fixed = next((int(m.descriptor["size"]["fixed_tile"]) for m in self.models if m.descriptor["size"].get("fixed_tile")), None)
-        self.tile = opts.tile or auto_tile(d0, batch=opts.batch, budget_mb=opts.memory_budget_mb)
+        self.multiple = max(int(m.descriptor["size"]["multiple_of"]) for m in planned)
+        self.minimum = max(int(m.descriptor["size"]["minimum"]) for m in planned)
+        self.fixed = next((int(m.descriptor["size"]["fixed_tile"]) for m in planned if m.descriptor["size"].get("fixed_tile")), None)
+        self.tile = opts.tile or (int(pol["tile"]) if pol.get("tile") else auto_tile(planned[-1].descriptor, batch=opts.batch, budget_mb=opts.memory_budget_mb))
         if self.fixed:
             self.tile = self.fixed
         self.backends = [self._open(m, self.precision) for m in self.models]
         self._fp32: dict[int, Any] = {}
         qname = pol.get("quality_model")
-        needs_q = len(self.models) > 1 or opts.quality_weighting
+        routed = len(self.models) > 1
+        needs_q = (routed and (self.mode == "threshold" or (self.policy == "adaptive" and self.signal == "quality"))) or opts.quality_weighting
         self.qhead = None
         if needs_q:
             if not qname:
-                raise ConfigError("adaptive routing and quality weighting need a quality model in the bundle (export with the quality head)")
+                raise ConfigError("quality routing and quality weighting need a quality model in the bundle (export with the quality head)")
             self.qhead = self._open(self.manifest.model(qname), "fp32")
+        self.router = None
+        if routed and self.policy == "adaptive" and self.mode == "fraction" and self.signal == "gain":
+            self.router = self._open(self.manifest.model(self.router_model), "fp32")
         self.blend_impl = self._choose_blend(opts.blend)
+
+    def _setup_routing(self, pol: dict[str, Any], has_heavy: bool) -> None:
+        """Resolve policy, mode (fraction or threshold), routing signal and seed from the options and the bundle."""
+        from qualedge.runtime.routing import SIGNALS, check_fraction
+
+        opts = self.options
+        self.policy = opts.policy
+        self.seed = int(opts.seed if opts.seed is not None else pol.get("seed", 0))
+        if opts.heavy_fraction is not None and opts.threshold is not None:
+            raise ConfigError("give either heavy_fraction (a budget) or threshold (a quality level), not both")
+        if opts.policy == "random" and opts.threshold is not None:
+            raise ConfigError("the random policy spends a budget: give heavy_fraction, not threshold")
+        if opts.heavy_fraction is not None:
+            self.mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(opts.heavy_fraction), None
+        elif opts.threshold is not None:
+            self.mode, self.heavy_fraction, self.threshold = "threshold", None, float(opts.threshold)
+        elif pol.get("heavy_fraction") is not None or opts.policy == "random":
+            if pol.get("heavy_fraction") is None:
+                raise ConfigError(f"policy 'random' needs heavy_fraction; bundle {self.folder} sets no default fraction")
+            self.mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(pol["heavy_fraction"], "the bundle's heavy_fraction"), None
+        else:
+            self.mode, self.heavy_fraction, self.threshold = "threshold", None, float(pol.get("threshold", 0.5))
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"threshold must be a quality in [0, 1], got {self.threshold}")
+        router = str(pol.get("router", "quality"))
+        self.router_model = None
+        if router in SIGNALS:
+            self.signal = router
+        else:
+            entry = self.manifest.model(router)
+            if entry.role != "router":
+                raise ConfigError(f"bundle {self.folder}: policy router {router!r} is a {entry.role} model, not a router")
+            self.signal, self.router_model = "gain", router
+        if self.signal == "gain" and self.router_model is None:
+            raise ConfigError(f"bundle {self.folder}: routing signal 'gain' needs a router model in the bundle")
 
     def _open(self, entry: ModelEntry, precision: str):
         from qualedge.runtime.backends import open_backend
@@ -183,7 +236,7 @@ class Restorer:
         from qualedge.data.resize import imresize
 
         t_start = time.perf_counter()
-        times: dict[str, float] = {"quality": 0.0, "inference": 0.0, "blend": 0.0}
+        times: dict[str, float] = {"quality": 0.0, "router": 0.0, "inference": 0.0, "blend": 0.0}
         s, h, w = self.scale, image.height, image.width
         luma_only = self.in_channels == 1
         src = image.rgb
@@ -211,9 +264,14 @@ class Restorer:
         ring_q = np.ones((2, nc), np.float32)
         done = 0
         fallbacks = 0
-        for i, y0 in enumerate(plan.rows.starts):
-            band = x[:, y0 : y0 + th]
-            crops = np.stack([band[:, :, x0 : x0 + tw] for x0 in plan.cols.starts])  # nc, C, th, tw
+
+        def row_crops(i: int) -> np.ndarray:
+            band = x[:, plan.rows.starts[i] : plan.rows.starts[i] + th]
+            return np.stack([band[:, :, x0 : x0 + tw] for x0 in plan.cols.starts])  # nc, C, th, tw
+
+        self._route(row_crops, nr, nc, quality, decisions, times)  # every tile is scored before any is run
+        for i in range(nr):
+            crops = row_crops(i)
             fallbacks += self._infer_row(i, crops, quality, decisions, times, ring[i % 2])
             t0 = time.perf_counter()
             if self.options.quality_weighting:
@@ -246,6 +304,12 @@ class Restorer:
             "models": [m.name for m in self.models],
             "decisions": {m.name: int((decisions == k).sum()) for k, m in enumerate(self.models)},
             "quality": {"mean": float(np.nanmean(quality)) if self.qhead is not None else None, "threshold": self.threshold},
+            "routing": {
+                "policy": self.policy, "mode": self.mode if len(self.models) > 1 else None,
+                "heavy_fraction": self.heavy_fraction, "threshold": self.threshold,
+                "signal": None if self.policy != "adaptive" else self.signal, "seed": self.seed if self.policy == "random" else None,
+                "heavy_tiles": int((decisions == 1).sum()) if len(self.models) > 1 else (nr * nc if self.policy == "heavy" else 0),
+            },  # fmt: skip
             "backend": self.options.backend,
             "precision": self.precision,
             "blend": self.blend_impl[1],
@@ -254,19 +318,50 @@ class Restorer:
         }
         return RestoreResult(np.ascontiguousarray(result), image.grey, summary, decisions, quality)
 
-    def _infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:
-        """Quality, routing and inference for tile row ``i`` (crops: (cols, C, th, tw)); fills ``quality[i]``,
-        ``decisions[i]`` and ``outs`` (cols, C, th*s, tw*s) and returns the number of fp32 fall-backs."""
-        nc = crops.shape[0]
-        fallbacks = 0
-        if self.qhead is not None:
+    def _route(self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]) -> np.ndarray | None:
+        """Score every tile (quality map, routing signal) and fill ``quality`` and ``decisions`` (1 = heavy); adds
+        the time of the quality map and of the routing signal to ``times``. Returns the routing scores, or None when
+        no signal was computed."""
+        from qualedge.runtime.routing import STATISTICS, route_fraction, route_random, route_threshold
+
+        routed = len(self.models) > 1
+        scores = np.full((nr, nc), np.nan, np.float32) if routed and self.policy == "adaptive" and self.mode == "fraction" else None
+        if self.qhead is None and scores is None and not (routed and self.policy == "random"):
+            return None
+        for i in range(nr):
+            if self.qhead is None and scores is None:
+                break
+            crops = row_crops(i)
+            rgb = crops if crops.shape[1] == 3 else np.repeat(crops, 3, axis=1)
             t0 = time.perf_counter()
-            qin = crops if crops.shape[1] == 3 else np.repeat(crops, 3, axis=1)
-            qmap = self.qhead.run(qin)  # nc, 1, ceil(th/16), ceil(tw/16)
-            quality[i] = qmap.reshape(nc, -1).mean(1)
-            times["quality"] += time.perf_counter() - t0
-            if len(self.models) > 1:
-                decisions[i] = np.where(quality[i] >= self.threshold, 0, 1)
+            if self.qhead is not None:
+                quality[i] = self.qhead.run(rgb).reshape(nc, -1).mean(1)  # nc, 1, ceil(th/16), ceil(tw/16) -> nc
+            t1 = time.perf_counter()
+            times["quality"] += t1 - t0
+            if scores is not None:
+                if self.signal == "quality":
+                    scores[i] = 1.0 - quality[i]
+                elif self.signal == "gain":
+                    scores[i] = self.router.run(rgb).reshape(nc, -1).mean(1)
+                else:
+                    scores[i] = STATISTICS[self.signal](crops)
+            times["router"] += time.perf_counter() - t1
+        t0 = time.perf_counter()
+        if routed:
+            if self.policy == "random":
+                heavy = route_random((nr, nc), self.heavy_fraction, self.seed)
+            elif self.mode == "fraction":
+                heavy = route_fraction(scores, self.heavy_fraction)
+            else:
+                heavy = route_threshold(quality, self.threshold)
+            decisions[...] = heavy.astype(np.int8)
+        times["router"] += time.perf_counter() - t0
+        return scores
+
+    def _infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:
+        """Inference for tile row ``i`` (crops: (cols, C, th, tw)) by ``decisions[i]`` (``quality`` is filled by the
+        routing pass); fills ``outs`` (cols, C, th*s, tw*s) and returns the number of fp32 fall-backs."""
+        fallbacks = 0
         t0 = time.perf_counter()
         for mi, backend in enumerate(self.backends):
             idx = np.flatnonzero(decisions[i] == mi)

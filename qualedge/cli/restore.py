@@ -15,9 +15,15 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    "degradations (rain, haze, snow, low light) with AdaQual-Diff first, then super-resolve")
     p.add_argument("--restore-mode", choices=("unrolled", "loop"), default="unrolled", help="K-step graph unrolled (default) or the per-step loop")
     p.add_argument("--no-sr", action="store_true", help="with --restore-bundle: restoration only, no super-resolution")
-    p.add_argument("--seed", type=int, help="restoration noise seed (default: the bundle's)")
-    p.add_argument("--policy", choices=("adaptive", "compact", "heavy"), default="adaptive", help="tile routing (adaptive)")
-    p.add_argument("--threshold", type=float, help="tile quality in [0, 1] at or above which the compact model is used")
+    p.add_argument("--seed", type=int, help="seed of the random routing policy and of the restoration noise (default: the bundle's)")
+    p.add_argument("--policy", choices=("adaptive", "random", "compact", "heavy"), default="adaptive",
+                   help="tile routing: adaptive (the bundle's routing score), random (the control: the same budget on random "
+                   "tiles, seeded by --seed), compact or heavy only (default: adaptive)")
+    p.add_argument("--heavy-fraction", type=float, metavar="F",
+                   help="share of tiles in [0, 1] sent to the heavy model: those with the highest routing score (adaptive) "
+                   "or random ones (random); default: the bundle's")
+    p.add_argument("--threshold", type=float, help="the other way to route (adaptive): tiles whose quality in [0, 1] is "
+                   "below it go to the heavy model")
     p.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic)")
     p.add_argument("--overlap", type=int, help="tile overlap in input pixels (default: the bundle's, 16)")
     p.add_argument("--batch", type=int, default=4, help="tiles per inference call (4)")
@@ -46,8 +52,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--no-sr needs --restore-bundle (without restoration and super-resolution there is nothing to do)")
     opts = RestoreOptions(
         tile=args.tile, overlap=args.overlap, batch=args.batch, backend=args.backend, device=args.device,
-        precision=args.precision, policy=args.policy, threshold=args.threshold, quality_weighting=args.quality_weighting,
-        threads=args.threads,
+        precision=args.precision, policy=args.policy, heavy_fraction=args.heavy_fraction, threshold=args.threshold,
+        seed=args.seed, quality_weighting=args.quality_weighting, threads=args.threads,
     )  # fmt: skip
     stages = []
     if args.restore_bundle:

@@ -3,6 +3,7 @@
  * qe__py_* functions, which cffi's embedding mode implements in Python (qualedge/runtime/capi_impl.py). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "qualedge.h"
@@ -11,7 +12,7 @@
 
 /* implemented in Python (cffi embedding_api) */
 int qe__py_create(const char *bundle, int32_t tile, int32_t overlap, int32_t batch, int32_t threads, int32_t policy,
-                  float threshold, int64_t *handle, int32_t *scale);
+                  float threshold, float heavy_fraction, int64_t seed, int64_t *handle, int32_t *scale);
 int qe__py_restore(int64_t handle, const void *in_data, int32_t width, int32_t height, int64_t in_stride, int32_t format,
                    void *out_data, int32_t out_width, int32_t out_height, int64_t out_stride);
 int qe__py_destroy(int64_t handle);
@@ -54,6 +55,8 @@ QE_API qe_status qe_options_init(qe_options *o) {
     o->threads = 0;
     o->policy = QE_POLICY_ADAPTIVE;
     o->threshold = -1.0f;
+    o->heavy_fraction = -1.0f;
+    o->seed = QE_SEED_DEFAULT;
     qe__set_error("");
     return QE_OK;
 }
@@ -70,17 +73,25 @@ QE_API qe_status qe_create(const char *bundle_path, const qe_options *options, u
     qe_options o;
     qe_options_init(&o);
     if (options) {
-        if (options->struct_size != sizeof(qe_options))
+        /* the first release's struct ended at `threshold`: accept it and keep the defaults of the newer fields */
+        size_t v1 = offsetof(qe_options, threshold) + sizeof(float);
+        if (options->struct_size != sizeof(qe_options) && options->struct_size != v1)
             return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: options->struct_size is not sizeof(qe_options) (use qe_options_init)");
-        o = *options;
+        memcpy(&o, options, options->struct_size);
+        o.struct_size = sizeof o;
     }
     if (o.batch < 1) return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: options.batch must be >= 1");
     if (o.tile != 0 && o.tile < 16) return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: options.tile must be 0 (automatic) or >= 16");
-    if (o.policy < QE_POLICY_ADAPTIVE || o.policy > QE_POLICY_HEAVY) return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: unknown policy");
-    if (o.threshold > 1.0f) return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: threshold must be <= 1 (or < 0 for the default)");
+    if (o.policy < QE_POLICY_ADAPTIVE || o.policy > QE_POLICY_RANDOM) return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: unknown policy");
+    if (!(o.threshold <= 1.0f)) return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: threshold must be <= 1 (or < 0 for the default)");
+    if (!(o.heavy_fraction <= 1.0f))
+        return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: heavy_fraction must be in [0, 1] (or < 0 for the bundle's routing)");
+    if (o.threshold >= 0.0f && o.heavy_fraction >= 0.0f)
+        return fail(QE_ERR_INVALID_ARGUMENT, "qe_create: set either threshold or heavy_fraction, not both");
     qe_restorer *r = (qe_restorer *)calloc(1, sizeof *r);
     if (!r) return fail(QE_ERR_RUNTIME, "qe_create: out of memory");
-    int rc = qe__py_create(bundle_path, o.tile, o.overlap, o.batch, o.threads, o.policy, o.threshold, &r->handle, &r->scale);
+    int rc = qe__py_create(bundle_path, o.tile, o.overlap, o.batch, o.threads, o.policy, o.threshold, o.heavy_fraction,
+                           o.seed == QE_SEED_DEFAULT ? -1 : (int64_t)o.seed, &r->handle, &r->scale);
     if (rc != QE_OK) {
         free(r);
         return (qe_status)rc;

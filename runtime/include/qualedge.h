@@ -23,6 +23,7 @@ extern "C" {
 #endif
 
 #define QE_ABI_VERSION 1u
+#define QE_SEED_DEFAULT 0xFFFFFFFFu /* qe_options.seed: use the bundle's seed */
 
 typedef enum qe_status {
     QE_OK = 0,
@@ -42,7 +43,9 @@ typedef enum qe_pixel_format {
     QE_PIXEL_RGBA16 = 4
 } qe_pixel_format;
 
-typedef enum qe_policy { QE_POLICY_ADAPTIVE = 0, QE_POLICY_COMPACT = 1, QE_POLICY_HEAVY = 2 } qe_policy;
+/* ADAPTIVE routes tiles between the compact and the heavy model by the bundle's routing score; RANDOM spends the same
+ * budget (heavy_fraction) on tiles drawn with `seed`: the control against which routing is measured. */
+typedef enum qe_policy { QE_POLICY_ADAPTIVE = 0, QE_POLICY_COMPACT = 1, QE_POLICY_HEAVY = 2, QE_POLICY_RANDOM = 3 } qe_policy;
 
 typedef struct qe_options {
     uint32_t struct_size; /* sizeof(qe_options) */
@@ -51,7 +54,11 @@ typedef struct qe_options {
     int32_t batch;        /* tiles per inference call, >= 1 */
     int32_t threads;      /* inference threads, 0 = library default */
     int32_t policy;       /* qe_policy */
-    float threshold;      /* quality threshold in [0, 1]; < 0 = the bundle's default */
+    float threshold;      /* quality threshold in [0, 1]: tiles below it go to the heavy model; < 0 = the bundle's routing */
+    /* added after the first release (a caller built against the shorter struct passes its smaller struct_size and
+     * gets the defaults below) */
+    float heavy_fraction; /* share of tiles in [0, 1] sent to the heavy model; < 0 = the bundle's routing */
+    uint32_t seed;        /* seed of QE_POLICY_RANDOM; qe_options_init sets the bundle's (QE_SEED_DEFAULT) */
 } qe_options;
 
 typedef struct qe_image {

@@ -63,3 +63,35 @@ def test_python_wrapper_over_the_same_library(capi: Path, bundle: Path, example_
     with pytest.raises(CAPIError, match="status 3"):
         CRestorer(capi / "libqualedge.so", bundle.parent / "missing")
     w.close()
+
+
+def test_routing_options_through_the_c_abi(capi: Path, bundle: Path, example_path: Path) -> None:
+    """QE_POLICY_RANDOM with heavy_fraction and seed gives the Python API's output; a caller built against the first
+    release's shorter qe_options (struct_size ends at threshold) still works; bad fractions are refused."""
+    import ctypes
+
+    from qualedge.runtime.capi_wrapper import ABI_VERSION, CAPIError, CRestorer, QeOptions
+
+    u8, img = _pixels(example_path)
+    w = CRestorer(capi / "libqualedge.so", bundle, tile=64, policy=3, heavy_fraction=0.5, seed=5)
+    ref = Restorer(bundle, RestoreOptions(tile=64, policy="random", heavy_fraction=0.5, seed=5)).restore(img)
+    assert ref.summary["routing"]["heavy_tiles"] >= 1
+    assert np.array_equal(w.restore(u8), ref.pixels)
+    w.close()
+    with pytest.raises(CAPIError, match="heavy_fraction must be in"):
+        CRestorer(capi / "libqualedge.so", bundle, tile=64, heavy_fraction=1.5)
+    with pytest.raises(CAPIError, match="either threshold or heavy_fraction"):
+        CRestorer(capi / "libqualedge.so", bundle, tile=64, heavy_fraction=0.5, threshold=0.5)
+
+    lib = ctypes.CDLL(str(capi / "libqualedge.so"))
+    opts = QeOptions()
+    assert lib.qe_options_init(ctypes.byref(opts)) == 0
+    opts.struct_size = QeOptions.threshold.offset + 4  # the first release's sizeof(qe_options)
+    opts.tile = 64
+    handle = ctypes.c_void_p()
+    lib.qe_create.argtypes = [ctypes.c_char_p, ctypes.POINTER(QeOptions), ctypes.c_uint32, ctypes.POINTER(ctypes.c_void_p)]
+    assert lib.qe_create(str(bundle).encode(), ctypes.byref(opts), ABI_VERSION, ctypes.byref(handle)) == 0
+    lib.qe_destroy.argtypes = [ctypes.c_void_p]
+    lib.qe_destroy(handle)
+    opts.struct_size = 3
+    assert lib.qe_create(str(bundle).encode(), ctypes.byref(opts), ABI_VERSION, ctypes.byref(handle)) == 1
