@@ -121,6 +121,7 @@ def _export_forms(
     exporter: str,
     opset: int,
     out_channels: int,
+    value_range: tuple[float, float] = (0.0, 1.0),
 ) -> list[Form]:
     from qualedge.export.clean import clean_onnx
     from qualedge.export.onnx_export import export_onnx
@@ -144,7 +145,7 @@ def _export_forms(
     fp32 = folder / f"{name}.fp32.onnx"
     export_onnx(model, fp32, in_channels=desc.in_channels, example_size=size, dynamic=not fixed, min_size=shapes.get("min", size), opset=opset, exporter=exporter)
     slim = clean_onnx(fp32)
-    report = check_parity(model, ort_runner(fp32), inputs, precision="fp32", label=f"{name} fp32")
+    report = check_parity(model, ort_runner(fp32), inputs, precision="fp32", value_range=value_range, label=f"{name} fp32")
     common = dict(format="onnx", opset=opset, inputs=[_io("x", desc.in_channels)], outputs=[_io("y", out_channels)], shapes=shapes)
     forms.append(Form(path=fp32.name, precision="fp32", sha256=sha256_file(fp32), parity=report, extra={"exporter": exporter, "slim": slim}, **common))
     if "fp16" in precisions:
@@ -219,6 +220,28 @@ def qhead_entry(folder: Path, *, exporter: str = "dynamo", opset: int = 18) -> M
     return ModelEntry("qhead", "quality", "quality_head", {}, desc_dict, forms, extra={"module": "qualedge quality head"})
 
 
+def router_entry(folder: Path, weights: str | Path, *, exporter: str = "dynamo", opset: int = 18) -> ModelEntry:
+    """The gain head (``qualedge train-router``) as the bundle's ``router`` model: per 8x8 LR cell, the predicted log10
+    MSE between the heavy and the compact output (N, 1, H/8, W/8)."""
+    from qualedge.archs import build_model
+    from qualedge.weights.load import load_state_dict, save_state_dict
+    from qualedge.weights.zoo import load_into
+
+    weights = Path(weights)
+    if not weights.is_file():
+        raise ConfigError(f"router weights {weights} not found; train them with 'qualedge train-router' or export without a router")
+    net, desc = build_model("gain_head")
+    load_into(net, load_state_dict(weights), source=str(weights))
+    net.eval()
+    st = folder / "router.safetensors"
+    save_state_dict(st, net.state_dict(), metadata={"arch_id": "gain_head"})
+    forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
+    forms += _export_forms("router", net, desc, folder, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1, value_range=(-7.0, 1.0))
+    d = desc.to_dict()
+    d["weights_sha256"] = sha256_file(weights)
+    return ModelEntry("router", "router", "gain_head", dict(desc.hyperparameters), d, forms, extra={"module": "qualedge gain head"})
+
+
 def export_bundle(
     out: str | Path,
     sources: list[ModelSource],
@@ -232,6 +255,10 @@ def export_bundle(
     timing_cache: str | Path | None = None,
     policy: dict[str, Any] | None = None,
     threshold: float = 0.5,
+    router: str | Path | None = None,
+    heavy_fraction: float | None = None,
+    routing_tile: int | None = None,
+    overlap: int = 16,
     overwrite: bool = False,
 ) -> Manifest:
     """Write a bundle folder at ``out``; see the module docstring. Returns its manifest."""
@@ -258,9 +285,11 @@ def export_bundle(
             entries.append(ModelEntry(src.name, src.role, desc.arch_id, dict(desc.hyperparameters), desc.to_dict(), forms, extra=info))
         if quality_head and "qhead" not in names:
             entries.append(qhead_entry(tmp, exporter=exporter, opset=opset))
+        if router is not None:
+            entries.append(router_entry(tmp, router, exporter=exporter, opset=opset))
         manifest = Manifest(
             models=entries,
-            policy=policy or default_policy(entries, threshold=threshold),
+            policy=policy or default_policy(entries, threshold=threshold, heavy_fraction=heavy_fraction, tile=routing_tile, overlap=overlap),
             source={"sources": [e.name for e in entries], "exporter": exporter, "torch": torch.__version__},
             abi_version=ABI_VERSION,
             qualedge_version=__version__,
@@ -280,17 +309,30 @@ def _qhead_descriptor() -> ModelDescriptor:
     )  # fmt: skip
 
 
-def default_policy(entries: list[ModelEntry], *, threshold: float = 0.5) -> dict[str, Any]:
-    """The runtime's defaults stored in the bundle (overridable at run time)."""
+def default_policy(
+    entries: list[ModelEntry], *, threshold: float = 0.5, heavy_fraction: float | None = None, tile: int | None = None, overlap: int = 16
+) -> dict[str, Any]:
+    """The runtime's defaults stored in the bundle (overridable at run time): routing by ``heavy_fraction`` (a budget)
+    when given, else by the quality ``threshold``; the routing score is the router model's when the bundle has one,
+    else the quality head's. ``tile`` fixes the tile plan (the routing granularity) instead of the automatic size."""
     sr = [e.name for e in entries if e.role == "sr"]
+    routers = [e.name for e in entries if e.role == "router"]
+    if heavy_fraction is not None:
+        from qualedge.routing import check_fraction
+
+        heavy_fraction = check_fraction(heavy_fraction)
     return {
         "quality_model": "qhead" if any(e.role == "quality" for e in entries) else None,
         "compact": sr[0] if sr else None,
         "heavy": sr[1] if len(sr) > 1 else None,
+        "router": routers[0] if routers else "quality",
+        "heavy_fraction": heavy_fraction,
+        "seed": 0,
         "threshold": threshold,
-        "overlap": 16,
+        "tile": tile,
+        "overlap": overlap,
         "precision": "fp32",
     }
 
 
-__all__ = ["ModelSource", "export_bundle", "resolve_model", "default_policy", "ExportError"]
+__all__ = ["ModelSource", "export_bundle", "resolve_model", "default_policy", "router_entry", "ExportError"]

@@ -2,8 +2,10 @@
 
 SR bundle contents: ``sr`` = the compact x4 model (qualedge-compact-x4: SRVGGNetCompact distilled from x4plus and
 fine-tuned with the quality-head reward, shipped in qualedge/assets), ``sr_heavy`` = realesrgan-x4plus
-(RRDBNet), and the quality head. The runtime sends tiles whose quality is at or above the threshold to the compact
-model and the rest to the heavy one. Built under ``<cache>/bundles/default-<version>-<key>/`` with a lock so that
+(RRDBNet), the quality head and the router (the gain head, docs/models/gain-head.md). The runtime sends the
+``ROUTING["heavy_fraction"]`` share of tiles with the highest predicted benefit to the heavy model and the rest to
+the compact one. ``ROUTING`` is the recommendation of ``qualedge bench routing``
+(benchmarks/results/routing.json, "recommended"; tests/export/test_defaults.py checks that they agree). Built under ``<cache>/bundles/default-<version>-<key>/`` with a lock so that
 concurrent first runs build it once.
 
 The default restoration bundle (``qualedge restore --restore-bundle default``) is exported the same way from the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 from pathlib import Path
 
 import qualedge
@@ -25,6 +28,14 @@ COMPACT = "qualedge-compact-x4"
 HEAVY = "realesrgan-x4plus"
 RESTORE_WEIGHTS = Path(qualedge.__file__).resolve().parent / "assets" / "weights" / "adaqual_default.safetensors"
 RESTORE_TILE = 256
+# the default bundle's routing: tile plan (the routing granularity, in LR pixels) and budget, from the routing bench
+ROUTING = {"tile": 64, "overlap": 8, "heavy_fraction": 0.3}
+
+
+def gain_head_weights() -> Path:
+    from qualedge.weights.zoo import ASSETS
+
+    return ASSETS / "gain_head.safetensors"
 
 
 def default_bundle_path() -> Path:
@@ -34,7 +45,8 @@ def default_bundle_path() -> Path:
 
     compact = ASSETS / "qualedge_compact_x4.safetensors"  # the shipped compact weights: a new file means a new bundle
     csum = sha256_file(compact) if compact.is_file() else "missing"
-    key = hashlib.sha256(f"{COMPACT}|{csum}|{HEAVY}|{sha256_file(DEFAULT_WEIGHTS)}".encode()).hexdigest()[:10]
+    parts = [COMPACT, csum, HEAVY, sha256_file(DEFAULT_WEIGHTS), sha256_file(gain_head_weights()), json.dumps(ROUTING, sort_keys=True)]
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
     return paths.cache_dir() / "bundles" / f"default-{__version__}-{key}"
 
 
@@ -60,10 +72,14 @@ def ensure_default_bundle(*, log=print) -> Path:
             [ModelSource(name="sr", pretrained=COMPACT), ModelSource(name="sr_heavy", pretrained=HEAVY)],
             precisions=("fp32", "fp16"),
             quality_head=True,
+            router=gain_head_weights(),
+            heavy_fraction=ROUTING["heavy_fraction"],
+            routing_tile=ROUTING["tile"],
+            overlap=ROUTING["overlap"],
             overwrite=True,
         )
 
-    return _ensure(default_bundle_path(), build, f"the default bundle (compact {COMPACT}, heavy {HEAVY}, quality head)", log)
+    return _ensure(default_bundle_path(), build, f"the default bundle (compact {COMPACT}, heavy {HEAVY}, quality head, router)", log)
 
 
 def ensure_default_restore_bundle(*, log=print) -> Path:

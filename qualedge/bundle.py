@@ -37,7 +37,7 @@ from qualedge.errors import BundleError
 FORMAT = "qualedge-bundle"
 SCHEMA = 1
 ABI_VERSION = 1
-ROLES = ("sr", "quality", "restore-step", "restore-unrolled")
+ROLES = ("sr", "quality", "router", "restore-step", "restore-unrolled")
 
 
 @dataclass

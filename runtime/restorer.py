@@ -45,6 +45,8 @@ class RestoreOptions:
         threshold: quality in [0, 1] at or above which a tile goes to the compact model (the other way to route;
             adaptive only). Neither given: the bundle's routing.
         seed: seed of the random policy (default: the bundle's, else 0).
+        router: the adaptive policy's routing score: a router model of the bundle, or "quality", "gradient",
+            "variance", "edges" (qualedge/routing.py); default: the bundle's.
         quality_weighting: weight tiles by their quality in the overlap blend.
         blend: "auto" (Triton on CUDA, C on CPU, NumPy when no compiler), "c", "numpy", "triton".
         threads: intra-op threads for the backend.
@@ -61,6 +63,7 @@ class RestoreOptions:
     heavy_fraction: float | None = None
     threshold: float | None = None
     seed: int | None = None
+    router: str | None = None
     quality_weighting: bool = False
     blend: str = "auto"
     threads: int | None = None
@@ -154,7 +157,7 @@ class Restorer:
 
     def _setup_routing(self, pol: dict[str, Any], has_heavy: bool) -> None:
         """Resolve policy, mode (fraction or threshold), routing signal and seed from the options and the bundle."""
-        from qualedge.runtime.routing import SIGNALS, check_fraction
+        from qualedge.routing import SIGNALS, check_fraction
 
         opts = self.options
         self.policy = opts.policy
@@ -175,7 +178,7 @@ class Restorer:
             self.mode, self.heavy_fraction, self.threshold = "threshold", None, float(pol.get("threshold", 0.5))
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be a quality in [0, 1], got {self.threshold}")
-        router = str(pol.get("router", "quality"))
+        router = str(opts.router or pol.get("router", "quality"))
         self.router_model = None
         if router in SIGNALS:
             self.signal = router
@@ -322,7 +325,7 @@ class Restorer:
         """Score every tile (quality map, routing signal) and fill ``quality`` and ``decisions`` (1 = heavy); adds
         the time of the quality map and of the routing signal to ``times``. Returns the routing scores, or None when
         no signal was computed."""
-        from qualedge.runtime.routing import STATISTICS, route_fraction, route_random, route_threshold
+        from qualedge.routing import STATISTICS, route_fraction, route_random, route_threshold
 
         routed = len(self.models) > 1
         scores = np.full((nr, nc), np.nan, np.float32) if routed and self.policy == "adaptive" and self.mode == "fraction" else None

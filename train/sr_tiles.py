@@ -101,11 +101,13 @@ def make_sr_tiles(
     files: list[Path], cache: Path, *, lr: int = 64, crops: int = 2, models: tuple[str, ...] = ("bicubic",), seed: int = 0,
     threads: int | None = None, chunk: int = 32, log=print,
 ) -> SRTiles:  # fmt: skip
-    """Crops and SR outputs of ``files`` (see the module docstring), cached in ``cache``."""
+    """Crops and SR outputs of ``files`` (see the module docstring), cached in the folder ``cache``: one file
+    ``sr_<model>.npz`` per model, keyed by the crops, so commands that need other models share the ones they have in
+    common."""
     from qualedge.atomic import atomic_write_bytes
     from qualedge.io import read_image
 
-    key = hashlib.sha256(json.dumps([[str(f) for f in files], lr, crops, list(models), seed]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([[str(f) for f in files], lr, crops, seed]).encode()).hexdigest()[:16]
     rng = np.random.default_rng(seed)
     hr_side = 4 * lr
     hrs, photo = [], []
@@ -122,23 +124,27 @@ def make_sr_tiles(
         raise TrainingError(f"no photo of at least {hr_side}x{hr_side} pixels among {len(files)} files")
     hr = np.stack(hrs)
     lrs = np.stack([_q8(area_downscale(t.astype(np.float32) / 255.0)) for t in hr])
-    done: dict[str, np.ndarray] = {}
-    start = 0
-    if cache.is_file():
-        d = np.load(cache)
-        if str(d["key"]) == key:
-            start = int(d["done"])
-            done = {m: d[f"sr_{m}"] for m in models}
-            log(f"SR tiles: resuming from {cache} at crop {start}/{len(hr)}")
-    if start < len(hr):
-        nets = SRModels(models, threads)
-        if not done:
-            done = {m: np.zeros((len(hr), hr_side, hr_side, 3), np.uint8) for m in models}
-        from tqdm import tqdm
+    cache.mkdir(parents=True, exist_ok=True)
+    out: dict[str, np.ndarray] = {}
+    nets = None
+    for m in models:
+        path = cache / f"sr_{m}.npz"
+        start, arr = 0, None
+        if path.is_file():
+            d = np.load(path)
+            if str(d["key"]) == key:
+                start, arr = int(d["done"]), d["sr"]
+                if start < len(hr):
+                    log(f"SR tiles: {m} resumes from {path} at crop {start}/{len(hr)}")
+        if arr is None:
+            arr = np.zeros((len(hr), hr_side, hr_side, 3), np.uint8)
+        if start < len(hr):
+            from tqdm import tqdm
 
-        for c0 in tqdm(range(start, len(hr), chunk), desc="SR tiles", unit="chunk"):
-            sl = slice(c0, min(c0 + chunk, len(hr)))
-            for m in models:
-                done[m][sl] = np.concatenate([nets.run(m, lrs[j : j + 4]) for j in range(sl.start, sl.stop, 4)])
-            atomic_write_bytes(cache, _npz_bytes(key=key, done=sl.stop, **{f"sr_{m}": done[m] for m in models}))
-    return SRTiles(hr, lrs, done, np.asarray(photo), [str(f) for f in files])
+            nets = nets or SRModels(models, threads)
+            for c0 in tqdm(range(start, len(hr), chunk), desc=f"SR tiles ({m})", unit="chunk"):
+                sl = slice(c0, min(c0 + chunk, len(hr)))
+                arr[sl] = np.concatenate([nets.run(m, lrs[j : min(j + 4, sl.stop)]) for j in range(sl.start, sl.stop, 4)])
+                atomic_write_bytes(path, _npz_bytes(key=key, done=sl.stop, sr=arr))
+        out[m] = arr
+    return SRTiles(hr, lrs, out, np.asarray(photo), [str(f) for f in files])

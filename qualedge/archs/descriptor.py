@@ -58,7 +58,7 @@ class ModelDescriptor:
     Attributes:
         arch_id: the registry id of the architecture.
         hyperparameters: the keyword arguments that rebuild the module.
-        purpose: "SR", "Restoration", "Denoise", "Discriminator" or "IQA".
+        purpose: "SR", "Restoration", "Denoise", "Discriminator", "IQA" or "Router".
         scale: output size / input size (1 for restoration).
         in_channels, out_channels: image channels in and out.
         color: "RGB" (3-channel models) or "Y" (luma-only models; the caller converts).

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from qualedge.archs import adaqual, dncnn, espcn, fsrcnn, rrdbnet, srvgg, swinir, unet_disc, upconv7
+from qualedge.archs import adaqual, dncnn, espcn, fsrcnn, gain_head, rrdbnet, srvgg, swinir, unet_disc, upconv7
 from qualedge.archs.descriptor import ArchSpec, ModelDescriptor
 from qualedge.errors import UnsupportedModelError
 
@@ -25,6 +25,7 @@ ARCHS: tuple[ArchSpec, ...] = (
     espcn.SPEC,
     srvgg.SPEC,
     dncnn.SPEC,
+    gain_head.SPEC,
 )
 
 

@@ -19,6 +19,7 @@ VERBS: tuple[tuple[str, str, str], ...] = (
     ("build-capi", "qualedge.cli.build_capi", "build the C ABI library (libqualedge.so) and its header"),
     ("iqa-eval", "qualedge.cli.iqa_eval", "measure how NR-IQA metrics agree with human judgement"),
     ("train-qhead", "qualedge.cli.train_qhead", "train the quality head by distillation from a teacher metric"),
+    ("train-router", "qualedge.cli.train_router", "measure what predicts the heavy SR model's per-tile benefit; train the gain head"),
     ("fit-niqe", "qualedge.cli.fit_niqe", "fit NIQE's pristine model on a folder of your own pristine photos"),
     ("make-multigt", "qualedge.cli.make_multigt", "build candidate ground truths (HGGT layout) for a folder of images"),
     ("make-distill", "qualedge.cli.make_distill", "make (LR, teacher SR) pairs to distil a fast SR model from a heavy one"),

@@ -1,4 +1,4 @@
-"""``qualedge bench latency|report|device-check``: benchmarks and reports."""
+"""``qualedge bench latency|routing|report|device-check``: benchmarks and reports."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 WHAT = {
     "latency": ("qualedge.benchmarks.latency", "qualedge restore against the Real-ESRGAN-style eager baseline and the ncnn engine (CPU)"),
+    "routing": ("qualedge.benchmarks.routing", "adaptive against random tile routing at the same heavy-model budget, on held-out photos"),
     "report": ("qualedge.benchmarks.report", "HTML and markdown report with plots, from a config file (--quick: what CI runs)"),
     "device-check": ("qualedge.benchmarks.device_check", "GPU paths checked and timed on one card (CPU dry run without CUDA)"),
 }

@@ -22,6 +22,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heavy-fraction", type=float, metavar="F",
                    help="share of tiles in [0, 1] sent to the heavy model: those with the highest routing score (adaptive) "
                    "or random ones (random); default: the bundle's")
+    p.add_argument("--router", help="routing score of the adaptive policy: a router model of the bundle (the default bundle's "
+                   "'router', the gain head), or quality, gradient, variance, edges (default: the bundle's)")
     p.add_argument("--threshold", type=float, help="the other way to route (adaptive): tiles whose quality in [0, 1] is "
                    "below it go to the heavy model")
     p.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic)")
@@ -53,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
     opts = RestoreOptions(
         tile=args.tile, overlap=args.overlap, batch=args.batch, backend=args.backend, device=args.device,
         precision=args.precision, policy=args.policy, heavy_fraction=args.heavy_fraction, threshold=args.threshold,
-        seed=args.seed, quality_weighting=args.quality_weighting, threads=args.threads,
+        seed=args.seed, router=args.router, quality_weighting=args.quality_weighting, threads=args.threads,
     )  # fmt: skip
     stages = []
     if args.restore_bundle:

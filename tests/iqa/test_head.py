@@ -66,12 +66,17 @@ def test_train_qhead_tiny_run(tmp_path: Path, photo_path: Path) -> None:
         [
             "train-qhead", "--set", f'out="{out}"', "--set", f'data.folders=["{photos}"]', "--set", "data.tile=64",
             "--set", "data.crops_per_image=1", "--set", "data.levels=2", "--set", 'data.ops=["blur","noise"]',
-            "--set", "train.epochs=1", "--set", 'teacher="piqe"',
+            "--set", "train.epochs=1", "--set", 'teacher="piqe"', "--set", 'data.sr_models=["bicubic", "qualedge-compact-x4"]',
+            "--set", "data.sr_crops_per_image=1", "--set", "data.sr_heldout_crops_per_image=2",
         ]
     )  # fmt: skip
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["teacher"] == "piqe" and m["train_tiles"] > 0 and "speedup" in m["speed"]
+    fam = m["heldout_srcc_per_family"]
+    assert {"clean", "blur", "noise", "sr:bicubic", "sr:qualedge-compact-x4"} <= set(fam) and fam["blur"]["tiles"] >= 2
+    assert m["sr_pair_ranking"]["pairs"] >= 1 and 0 <= m["sr_pair_ranking"]["accuracy"] <= 1
+    assert "ranking accuracy on pairs of SR outputs" in (out / "MODEL_CARD.md").read_text()
     assert (out / "quality_head.safetensors").is_file() and (out / "MODEL_CARD.md").is_file()
     load_quality_head(out / "quality_head.safetensors")
     assert QualityHead().cell == 16

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qualedge.runtime.restorer import RestoreOptions, Restorer
-from qualedge.runtime.routing import (
+
+from qualedge.errors import ConfigError
+from qualedge.io import Image, read_image
+from qualedge.routing import (
     block_variance,
     edge_density,
     gradient_energy,
@@ -19,9 +22,6 @@ from qualedge.runtime.routing import (
     route_fraction,
     route_random,
 )
-
-from qualedge.errors import ConfigError
-from qualedge.io import Image, read_image
 
 
 def _img(photo_path: Path) -> Image:
@@ -141,3 +141,36 @@ def test_cli_random_policy_with_fraction_and_seed(bundle: Path, photo_path: Path
     assert out.returncode == 0, out.stderr
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert s["routing"] == {**s["routing"], "policy": "random", "heavy_fraction": 0.5, "seed": 11, "heavy_tiles": 3}
+
+
+def test_gain_head_router_in_the_bundle(bundle: Path, photo_path: Path, tmp_path: Path) -> None:
+    """A router model (the gain head) added to a bundle: the adaptive policy routes by its scores, which the ONNX form
+    computes as PyTorch does; the fraction is the bundle's default."""
+    import shutil
+
+    import torch
+    from qualedge.export.api import router_entry
+
+    from qualedge.archs import build_model
+    from qualedge.bundle import load_bundle, write_manifest
+    from qualedge.weights.load import save_state_dict
+
+    torch.manual_seed(0)
+    net, _ = build_model("gain_head")
+    w = tmp_path / "gain.safetensors"
+    save_state_dict(w, net.state_dict())
+    b2 = tmp_path / "b2"
+    shutil.copytree(bundle, b2)
+    man = load_bundle(b2)
+    man.models.append(router_entry(b2, w))
+    man.policy.update(router="router", heavy_fraction=1 / 3)
+    write_manifest(b2, man)
+    img = _img(photo_path)
+    res = Restorer(b2, RestoreOptions(tile=64, overlap=0)).restore(img)
+    assert res.summary["routing"]["signal"] == "gain" and res.summary["routing"]["heavy_tiles"] == 2
+    x = torch.from_numpy(img.rgb.transpose(2, 0, 1).copy())
+    with torch.inference_mode():
+        scores = np.array([[float(net(x[None, :, r : r + 64, c : c + 64]).mean()) for c in (0, 64, 128)] for r in (0, 64)])
+    assert (res.decisions == route_fraction(scores, 1 / 3)).all()
+    with pytest.raises(Exception, match="router weights .* not found"):
+        router_entry(b2, tmp_path / "missing.safetensors")
