@@ -74,12 +74,14 @@ def load_model(source: str) -> tuple[Any, int]:
         from qualedge.data.resize import imresize_torch
 
         return (lambda x: imresize_torch(x, scale).clamp(0, 1)), scale
+    from qualedge.checkpoint import split_reference
+
     p = Path(source)
-    if p.is_dir():
+    if split_reference(source)[0].is_dir():  # a checkpoint (<folder>@raw: its raw weights)
         from qualedge.archs import get_arch
         from qualedge.checkpoint import read_checkpoint
 
-        ck = read_checkpoint(p)
+        ck = read_checkpoint(source)
         model, desc = get_arch(ck.arch_id).build(**ck.hyperparameters)
         load_into(model, ck.state_dict, source=str(p))
         if ck.adapter is not None:

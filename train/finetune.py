@@ -92,15 +92,47 @@ class FinetuneTask(SRTask):
         base = peft_model.get_base_model()
         base_sd = {k.replace(".base_layer", ""): v.detach().cpu() for k, v in base.state_dict().items() if "lora_" not in k}
         write_model(folder, arch_id=self.desc.arch_id, hyperparameters=dict(self.desc.hyperparameters), state_dict=base_sd,
-                    meta={"step": step, "config": to_dict(self.ft_cfg), "lora": True})  # fmt: skip
+                    meta={"step": step, "config": to_dict(self.ft_cfg), "lora": True, "resolved": self.trainer.resolved})  # fmt: skip
         ema_sd = self.ema.state_dict(self.raw) if self.ema is not None else None
-        if ema_sd is not None:  # save the EMA of the adapter weights
+        if ema_sd is not None:  # the EMA of the adapter weights in adapter/, the raw adapter in adapter_raw/
+            peft_model.save_pretrained(str(folder / "adapter_raw"))
             current = {k: v.detach().clone() for k, v in peft_model.state_dict().items()}
             peft_model.load_state_dict(ema_sd)
             peft_model.save_pretrained(str(folder / "adapter"))
             peft_model.load_state_dict(current)
         else:
             peft_model.save_pretrained(str(folder / "adapter"))
+
+
+def load_base_discriminator(task: SRTask, init: str | None, log) -> str:
+    """FT_IG continues the base run's GAN: load the discriminator from the base checkpoint's training state when it
+    has one (same architecture), else start a new one; returns what was done (recorded in the run's config)."""
+    from pathlib import Path
+
+    from qualedge.checkpoint import resolve_checkpoint, split_reference
+
+    if init is None:
+        return "new (model.init is not a checkpoint)"
+    folder, _ = split_reference(init)
+    if not folder.is_dir():
+        return "new (model.init is not a checkpoint)"
+    state_p = Path(resolve_checkpoint(folder)) / "training_state.pt"
+    if not state_p.is_file():
+        return f"new ({folder} has no training_state.pt)"
+    try:
+        state = torch.load(state_p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001  (an unreadable base state costs the discriminator, not the run)
+        log(f"FT_IG: cannot read {state_p} ({str(exc).splitlines()[0]}); starting a new discriminator")
+        return f"new ({state_p} unreadable)"
+    d = state.get("task", {}).get("d")
+    if d is None:
+        return f"new (the base run {folder} trained no discriminator)"
+    try:
+        task.disc_raw.load_state_dict(d)
+    except RuntimeError as exc:
+        log(f"FT_IG: the base discriminator does not fit this one ({str(exc).splitlines()[0]}); starting a new one")
+        return f"new (base discriminator of {folder} has another shape)"
+    return f"loaded from {state_p}"
 
 
 def _as_train_cfg(cfg: FinetuneSRConfig) -> TrainSRConfig:
@@ -135,6 +167,8 @@ def finetune_sr(cfg: FinetuneSRConfig, log=print) -> dict[str, Any]:
             p.requires_grad_(False)
         trainer.log(f"reward: {metric.spec.id} (normalised quality, weight {cfg.reward.weight}); variant {cfg.variant}")
         task = FinetuneTask(cfg, trainer, peft_model, desc, metric)
+        if task.disc is not None:
+            trainer.set_resolved("discriminator", load_base_discriminator(task, cfg.model.init, trainer.log))
         loader = make_loader(_as_train_cfg(cfg), trainer, length=cfg.run.batch * max(1, cfg.run.ckpt_every))
         last = trainer.fit(task, loader)
         return {"out": str(trainer.out), "last": last, "trainable": n_train}

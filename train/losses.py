@@ -3,9 +3,14 @@
 Perceptual networks (``PerceptualConfig.network``):
 - ``vgg19``: torchvision's ImageNet VGG19, pre-ReLU features conv1_2, conv2_2, conv3_4, conv4_4, conv5_4 with HGGT's
   weights 0.1, 0.1, 1, 1, 1 and an L1 criterion. Its weights come from torchvision's cache (downloaded once when
-  online). When they cannot be had, ``fallback`` decides, and the choice is logged: ``error`` (stop), ``qhead``
-  (features of qualedge's quality head: a real trained network that ships with qualedge), or ``none``.
+  online). When they cannot be had, ``fallback`` decides: ``error`` (stop; the default, since vgg19 was asked for),
+  ``qhead`` or ``none``.
+- ``auto`` (the default): vgg19 when its weights are present or downloadable, else the quality head's features (a
+  real trained network that ships with qualedge; offline machines get this).
 - ``qhead`` or ``none`` directly.
+
+Whatever was chosen is never silent: ``PerceptualLoss.source`` names it, training records it in config.json
+(``resolved.perceptual_extractor``), every metrics.csv row and every checkpoint's model.json, and the cards quote it.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ VGG_FILE = "vgg19-dcbb9e9d.pth"
 
 @dataclass(frozen=True)
 class PerceptualConfig:
-    network: str = "vgg19"  # "vgg19" | "qhead" | "none"
-    fallback: str = "qhead"  # when vgg19 weights are unavailable: "error" | "qhead" | "none"
+    network: str = "auto"  # "auto" (vgg19, else qhead) | "vgg19" | "qhead" | "none"
+    fallback: str = "error"  # network = "vgg19" and its weights unavailable: "error" | "qhead" | "none"
     layer_weights: dict[str, float] = field(default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0})
 
 
@@ -88,22 +93,27 @@ class PerceptualLoss(nn.Module):
         self.extractor: nn.Module | None = None
         self.source = cfg.network
         network = cfg.network
-        if network == "vgg19":
+        if network not in ("auto", "vgg19", "qhead", "none"):
+            raise ConfigError(f"perceptual.network must be auto, vgg19, qhead or none, got {network!r}")
+        if cfg.fallback not in ("error", "qhead", "none"):
+            raise ConfigError(f"perceptual.fallback must be error, qhead or none, got {cfg.fallback!r}")
+        if network in ("vgg19", "auto"):
+            fallback = "qhead" if network == "auto" else cfg.fallback
             try:
                 self.extractor = _VGGFeatures(cfg.layer_weights)
+                network = self.source = "vgg19"
             except (WeightsNotFoundError, OSError, RuntimeError) as exc:
-                if cfg.fallback == "error":
+                if fallback == "error":
                     raise WeightsNotFoundError(
                         f"perceptual loss: VGG19 weights unavailable ({exc}). Put {VGG_FILE} in {Path(torch.hub.get_dir()) / 'checkpoints'} "
                         "or set perceptual.fallback = 'qhead' or 'none'."
                     ) from exc
-                log(f"perceptual loss: VGG19 weights unavailable ({str(exc).splitlines()[0]}); using the configured fall-back perceptual.fallback = '{cfg.fallback}'")
-                network = cfg.fallback
-                self.source = f"{cfg.fallback} (fallback from vgg19)"
+                why = "network = 'auto'" if cfg.network == "auto" else f"perceptual.fallback = '{fallback}'"
+                log(f"perceptual loss: VGG19 weights unavailable ({str(exc).splitlines()[0]}); {why} uses {fallback}")
+                network = fallback
+                self.source = f"{fallback} (vgg19 weights unavailable)"
         if network == "qhead":
             self.extractor = _QHeadFeatures()
-        elif network not in ("none", "vgg19"):
-            raise ConfigError(f"perceptual.network must be vgg19, qhead or none, got {network!r}")
         if self.extractor is not None:
             for p in self.extractor.parameters():
                 p.requires_grad_(False)

@@ -90,14 +90,15 @@ def model_runner(source: str, *, steps: int | None = None) -> Callable[[np.ndarr
     if (p / "manifest.json").is_file():
         raise ConfigError(f"{source} is a bundle; evaluate it with 'qualedge eval-restore' (which runs bundles through the runtime)")
     from qualedge.archs import detect_arch, get_arch
+    from qualedge.checkpoint import split_reference
     from qualedge.diffusion import UnrolledSampler
     from qualedge.iqa.head import load_quality_head
     from qualedge.weights.zoo import load_into
 
-    if p.is_dir():
+    if split_reference(source)[0].is_dir():  # a checkpoint (<folder>@raw: its raw weights)
         from qualedge.checkpoint import read_checkpoint
 
-        ck = read_checkpoint(p)
+        ck = read_checkpoint(source)
         net, _ = get_arch(ck.arch_id).build(**ck.hyperparameters)
         load_into(net, ck.state_dict, source=str(p))
         steps = steps or int(ck.meta.get("steps_inference", 2))

@@ -120,6 +120,7 @@ class RestoreTask:
         self.schedule = DDIMSchedule()
         self.qmap = QualityMapper(cfg.quality_metric, dev)
         self.percep = PerceptualLoss(cfg.loss.perceptual_net, log=trainer.log).to(dev) if cfg.loss.lambda_percep > 0 else None
+        trainer.set_resolved("perceptual_extractor", self.percep.source if self.percep is not None else "none (weight 0)")
 
     def lr(self) -> float:
         return self.opt.param_groups[0]["lr"]
@@ -175,13 +176,15 @@ class RestoreTask:
     def save_model(self, folder, step: int) -> None:
         from qualedge.checkpoint import write_model
 
-        write_model(folder, arch_id="adaqual_unet", hyperparameters=dict(self.desc.hyperparameters), state_dict=self.export_state_dict(),
-                    meta={"step": step, "config": to_dict(self.cfg), "steps_inference": self.cfg.steps_inference, "quality_metric": self.cfg.quality_metric})  # fmt: skip
+        raw = {k: v.detach().cpu() for k, v in self.raw.state_dict().items()} if self.ema is not None else None
+        write_model(folder, arch_id="adaqual_unet", hyperparameters=dict(self.desc.hyperparameters), state_dict=self.export_state_dict(), raw_state_dict=raw,
+                    meta={"step": step, "config": to_dict(self.cfg), "steps_inference": self.cfg.steps_inference, "quality_metric": self.cfg.quality_metric,
+                          "resolved": self.trainer.resolved})  # fmt: skip
 
     def state(self) -> dict[str, Any]:
         s: dict[str, Any] = {"net": unwrap(self.net).state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
         if self.ema is not None:
-            s["ema"] = self.ema.shadow
+            s["ema"] = self.ema.state()
         return s
 
     def load_state(self, s: dict[str, Any]) -> None:
@@ -189,7 +192,7 @@ class RestoreTask:
         self.opt.load_state_dict(s["opt"])
         self.sched.load_state_dict(s["sched"])
         if self.ema is not None and "ema" in s:
-            self.ema.shadow = {k: v.to(self.trainer.dist.device) for k, v in s["ema"].items()}
+            self.ema.load(s["ema"], self.trainer.dist.device)
 
 
 def train_restore(cfg: TrainRestoreConfig, log=print) -> dict[str, Any]:

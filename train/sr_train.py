@@ -64,13 +64,15 @@ def build_generator(mc: ModelConfig) -> tuple[nn.Module, Any]:
     spec = get_arch(mc.arch)
     if mc.init is None:
         return spec.build(mc.preset, **mc.hparams)
+    from qualedge.checkpoint import split_reference
     from qualedge.weights.zoo import load_into
 
+    folder, _ = split_reference(mc.init)
     p = Path(mc.init)
-    if p.is_dir():
+    if folder.is_dir():
         from qualedge.checkpoint import read_checkpoint
 
-        ck = read_checkpoint(p)
+        ck = read_checkpoint(mc.init)
         if ck.arch_id != spec.id:
             raise ConfigError(f"model.init {p} holds a {ck.arch_id}, not a {spec.id}")
         model, desc = spec.build(**ck.hyperparameters)
@@ -109,6 +111,7 @@ class SRTask:
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, list(o.milestones), o.gamma)
         self.ema = EMA(self.raw, cfg.run.ema) if cfg.run.ema > 0 else None
         self.percep = PerceptualLoss(cfg.loss.perceptual_net, log=trainer.log).to(dev) if cfg.loss.perceptual > 0 else None
+        trainer.set_resolved("perceptual_extractor", self.percep.source if self.percep is not None else "none (weight 0)")
         self.disc = None
         if cfg.loss.gan > 0:
             d, _ = get_arch("unet_disc_sn").build(**{"num_in_ch": desc.out_channels, **cfg.model.disc_hparams})
@@ -168,13 +171,14 @@ class SRTask:
     def save_model(self, folder, step: int) -> None:
         from qualedge.checkpoint import write_model
 
+        raw = {k: v.detach().cpu() for k, v in self.raw.state_dict().items()} if self.ema is not None else None
         write_model(folder, arch_id=self.desc.arch_id, hyperparameters=dict(self.desc.hyperparameters), state_dict=self.export_state_dict(),
-                    meta={"step": step, "config": to_dict(self.cfg)})  # fmt: skip
+                    raw_state_dict=raw, meta={"step": step, "config": to_dict(self.cfg), "resolved": self.trainer.resolved})  # fmt: skip
 
     def state(self) -> dict[str, Any]:
         s: dict[str, Any] = {"g": unwrap(self.g).state_dict(), "opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict()}
         if self.ema is not None:
-            s["ema"] = self.ema.shadow
+            s["ema"] = self.ema.state()
         if self.disc is not None:
             s["d"] = self.disc_raw.state_dict()
             s["opt_d"] = self.opt_d.state_dict()
@@ -185,7 +189,7 @@ class SRTask:
         self.opt_g.load_state_dict(s["opt_g"])
         self.sched_g.load_state_dict(s["sched_g"])
         if self.ema is not None and "ema" in s:
-            self.ema.shadow = {k: v.to(self.trainer.dist.device) for k, v in s["ema"].items()}
+            self.ema.load(s["ema"], self.trainer.dist.device)
         if self.disc is not None and "d" in s:
             self.disc_raw.load_state_dict(s["d"])
             self.opt_d.load_state_dict(s["opt_d"])

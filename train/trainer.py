@@ -2,13 +2,18 @@
 
 - Distributed: under ``torchrun`` (WORLD_SIZE > 1) the process group starts with NCCL on CUDA or gloo on the CPU,
   the model is wrapped in DistributedDataParallel, every rank draws different samples, rank 0 writes.
-- EMA of the generator's weights, AMP (fp16 with a grad scaler, or bf16), channels_last, gradient clipping.
+- EMA of the generator's weights with warm-up (decay_t = min(decay, (1 + t) / (10 + t)) after t updates, as timm's
+  and diffusers' EMA), so a short run's EMA is not mostly its starting point; checkpoints keep both the EMA and the
+  raw weights (``model.safetensors`` and ``model_raw.safetensors``; ``<checkpoint>@raw`` selects the raw ones).
+- AMP (fp16 with a grad scaler, or bf16), channels_last, gradient clipping.
 - Checkpoints: ``<out>/ckpt-<step>/`` holds ``model.safetensors`` + ``model.json`` (qualedge.checkpoint, what export
   reads; EMA weights when kept), an optional peft ``adapter/``, and ``training_state.pt`` (optimisers, schedulers,
-  raw weights, discriminator, RNG). The folder is complete before ``<out>/latest.json`` (written atomically) points
-  at it, so a run killed at any moment (SIGKILL included) resumes from the last complete checkpoint.
-- Logs: ``metrics.csv`` (and TensorBoard when asked and installed), the resolved config as ``config.json``,
-  a progress bar.
+  raw weights, discriminator, RNG, data position). The folder is complete before ``<out>/latest.json`` (written
+  atomically) points at it, so a run killed at any moment (SIGKILL included) resumes from the last complete
+  checkpoint, at the same place in the same epoch's data order (samples are seeded by (seed, rank, epoch, index)).
+  The state is read with ``torch.load(weights_only=True)``: tensors and plain containers only.
+- Logs: ``metrics.csv`` (and TensorBoard when asked and installed), the resolved config as ``config.json`` with a
+  ``resolved`` section for choices made at run time (the perceptual extractor actually used), a progress bar.
 """
 
 from __future__ import annotations
@@ -85,17 +90,34 @@ class Dist:
 
 
 class EMA:
-    """Exponential moving average of a module's floating-point state."""
+    """Exponential moving average of a module's floating-point state, with warm-up: update t (0-based) uses
+    ``decay_t = min(decay, (1 + t) / (10 + t))`` (``warmup=False``: the constant ``decay``)."""
 
-    def __init__(self, module: nn.Module, decay: float) -> None:
+    def __init__(self, module: nn.Module, decay: float, *, warmup: bool = True) -> None:
         self.decay = decay
+        self.warmup = warmup
+        self.updates = 0
         self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items() if v.dtype.is_floating_point}
+
+    def current_decay(self) -> float:
+        return min(self.decay, (1 + self.updates) / (10 + self.updates)) if self.warmup else self.decay
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
+        d = self.current_decay()
         for k, v in module.state_dict().items():
             if k in self.shadow:
-                self.shadow[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+        self.updates += 1
+
+    def state(self) -> dict[str, Any]:
+        return {"shadow": self.shadow, "updates": self.updates}
+
+    def load(self, state: dict[str, Any], device: torch.device) -> None:
+        """Load ``state()`` (or, from checkpoints of earlier versions, a bare shadow dict: counted as warmed up)."""
+        shadow = state["shadow"] if "shadow" in state else state
+        self.shadow = {k: v.to(device) for k, v in shadow.items()}
+        self.updates = int(state.get("updates", 10**9)) if "shadow" in state else 10**9
 
     def state_dict(self, module: nn.Module) -> dict[str, torch.Tensor]:
         sd = module.state_dict()
@@ -134,6 +156,16 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16" and self.dist.device.type == "cuda")
         self._tb = None
         self._csv_header: list[str] | None = None
+        self.config_dict = config_dict
+        self.resolved: dict[str, str] = {}
+        self._epoch, self._pos = 0, 0  # data position: epoch and batches of it consumed
+
+    def set_resolved(self, key: str, value: str) -> None:
+        """Record a choice made at run time (in config.json's ``resolved``, every metrics.csv row and checkpoint)."""
+        self.resolved[key] = value
+        self.log(f"resolved {key}: {value}")
+        if self.dist.main:
+            atomic_write_json(self.out / "config.json", {**self.config_dict, "resolved": self.resolved})
 
     def log(self, msg: str) -> None:
         if self.dist.main:
@@ -177,7 +209,7 @@ class Trainer:
             shutil.rmtree(tmp)
         tmp.mkdir()
         task.save_model(tmp, step)
-        state = {"step": step, "task": task.state(), "rng": torch.get_rng_state(), "scaler": self.scaler.state_dict()}
+        state = {"step": step, "task": task.state(), "rng": torch.get_rng_state(), "scaler": self.scaler.state_dict(), "epoch": self._epoch, "batch_in_epoch": self._pos}
         atomic_save(tmp / "training_state.pt", lambda p: torch.save(state, p), what="training state")
         os.replace(tmp, folder)
         atomic_write_json(self.out / "latest.json", {"step": step, "path": folder.name})
@@ -192,12 +224,13 @@ class Trainer:
         if ck is None:
             return 0
         try:
-            state = torch.load(ck / "training_state.pt", map_location="cpu", weights_only=False)
+            state = torch.load(ck / "training_state.pt", map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise TrainingError(f"{ck}: the checkpoint cannot be read ({exc}); delete it or set run.resume = false") from exc
+            raise TrainingError(f"{ck}: the checkpoint cannot be read safely ({str(exc).splitlines()[0]}); delete it or set run.resume = false") from exc
         task.load_state(state["task"])
         torch.set_rng_state(state["rng"])
         self.scaler.load_state_dict(state["scaler"])
+        self._resumed_position = (int(state["epoch"]), int(state["batch_in_epoch"])) if "epoch" in state else None
         self.log(f"resumed from {ck} (step {state['step']})")
         return int(state["step"])
 
@@ -205,7 +238,7 @@ class Trainer:
     def record(self, step: int, values: dict[str, float]) -> None:
         if not self.dist.main:
             return
-        row = {"step": step, "time": round(time.time(), 3), "world_size": self.dist.world, **{k: round(float(v), 6) for k, v in values.items()}}
+        row = {"step": step, "time": round(time.time(), 3), "world_size": self.dist.world, **{k: round(float(v), 6) for k, v in values.items()}, **self.resolved}
         path = self.out / "metrics.csv"
         new = not path.exists()
         if self._csv_header is None:
@@ -230,19 +263,32 @@ class Trainer:
 
     def fit(self, task, loader_for_epoch: Callable[[int], Any]) -> dict[str, float]:
         """The loop: resume, iterate steps over epochs of the loader, log, checkpoint at ``ckpt_every`` and at the end."""
+        import itertools
+
         from tqdm import tqdm
 
+        self._resumed_position = None
         start = self.restore(task)
         step = start
         last: dict[str, float] = {}
         bar = tqdm(total=self.cfg.steps, initial=start, disable=not (self.cfg.progress and self.dist.main), desc="train", unit="step")
         t0, seen = time.perf_counter(), 0
-        epoch = start // max(1, self.cfg.steps)
+        if self._resumed_position is not None:
+            epoch, skip = self._resumed_position
+        else:  # a fresh run, or a checkpoint without its data position: every epoch is one full pass of the loader
+            per_epoch = max(1, len(loader_for_epoch(0))) if start else 1
+            epoch, skip = divmod(start, per_epoch)
         while step < self.cfg.steps:
-            for batch in loader_for_epoch(epoch):
+            self._epoch, self._pos = epoch, skip
+            batches = iter(loader_for_epoch(epoch))
+            if skip:  # resume inside an epoch: the batches before the checkpoint are drawn and dropped
+                batches = itertools.islice(batches, skip, None)
+                skip = 0
+            for batch in batches:
                 if step >= self.cfg.steps:
                     break
                 step += 1
+                self._pos += 1
                 losses = task.train_step(batch, step)
                 seen += batch[0].shape[0] * self.dist.world
                 last = {k: float(v) for k, v in losses.items()}
@@ -255,6 +301,7 @@ class Trainer:
                     self.save(step, task)
                     self.dist.barrier()
             epoch += 1
+            skip = 0
         bar.close()
         if self._tb:
             self._tb.close()

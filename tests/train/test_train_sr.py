@@ -65,7 +65,11 @@ def test_train_sr_strategies(multigt: Path, tmp_path: Path, strategy: str) -> No
     rows = _csv(out / "metrics.csv")
     assert {"l1", "perceptual", "gan", "d_real"} <= set(rows[-1])
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["loss"]["perceptual_net"]["fallback"] == "qhead"  # the offline fall-back is in the resolved config
+    assert cfg["loss"]["perceptual_net"]["network"] == "auto"  # the configured choice, and what it resolved to:
+    assert cfg["resolved"]["perceptual_extractor"] in ("vgg19", "qhead (vgg19 weights unavailable)")
+    assert rows[-1]["perceptual_extractor"] == cfg["resolved"]["perceptual_extractor"]
+    meta = json.loads((out / latest["path"] / "model.json").read_text())
+    assert meta["resolved"] == cfg["resolved"] and (out / latest["path"] / "model_raw.safetensors").is_file()
 
 
 def test_perceptual_fallback_is_explicit(capsys, tmp_path: Path, photos: Path) -> None:
@@ -73,9 +77,9 @@ def test_perceptual_fallback_is_explicit(capsys, tmp_path: Path, photos: Path) -
 
     msgs: list[str] = []
     loss = PerceptualLoss(PerceptualConfig(), log=msgs.append)
-    assert loss.enabled and "fallback" in loss.source and any("unavailable" in m for m in msgs)
+    assert loss.enabled and loss.source == "qhead (vgg19 weights unavailable)" and any("unavailable" in m for m in msgs)
     with pytest.raises(WeightsNotFoundError, match="perceptual.fallback"):
-        PerceptualLoss(PerceptualConfig(fallback="error"), log=msgs.append)
+        PerceptualLoss(PerceptualConfig(network="vgg19"), log=msgs.append)
 
 
 def test_killed_run_resumes_from_the_last_checkpoint(photos: Path, tmp_path: Path) -> None:
@@ -149,3 +153,37 @@ def test_make_distill_pairs_feed_train_sr(photos: Path, tmp_path: Path) -> None:
     assert main(["train-sr", *TINY, "--set", f'data.paired_roots=["{pairs}"]', "--set", "data.gt_size=32", "--set", "loss.gan=0.0",
                  "--set", "run.steps=2", "--set", "run.ckpt_every=2", "--set", f'run.out="{out}"']) == 0  # fmt: skip
     assert np.isfinite(float(_csv(out / "metrics.csv")[-1]["l1"]))
+
+
+def test_ft_ig_continues_the_base_runs_discriminator_and_raw_weights_are_evaluable(multigt: Path, tmp_path: Path) -> None:
+    """FT_IG starts from the base run's trained discriminator (not a new one), and a checkpoint's raw and EMA weights
+    are both loadable (``<checkpoint>@raw``) and differ after training."""
+    import torch
+
+    from qualedge.checkpoint import read_checkpoint
+
+    base = tmp_path / "base"
+    hp = 'model.hparams={num_feat=8, num_conv=2}'
+    assert main(["train-sr", *TINY, "--set", f'data.multigt_roots=["{multigt}"]', "--set", "run.steps=4", "--set", "run.ckpt_every=4",
+                 "--set", f'run.out="{base}"']) == 0  # fmt: skip
+    ck = base / json.loads((base / "latest.json").read_text())["path"]
+    ema, raw = read_checkpoint(ck), read_checkpoint(f"{ck}@raw")
+    assert ema.weights == "ema" and raw.weights == "raw"
+    assert any(not torch.equal(ema.state_dict[k], raw.state_dict[k]) for k in ema.state_dict)
+    from qualedge.train.eval_sr import load_model
+
+    assert load_model(f"{ck}@raw")[1] == 4
+    out = tmp_path / "ig"
+    args = ["finetune-sr", *TINY, "--set", f'data.multigt_roots=["{multigt}"]', "--set", f'model.init="{ck}"', "--set", hp,
+            "--set", "lora.rank=2", "--set", "run.steps=1", "--set", "run.ckpt_every=1", "--set", f'run.out="{out}"', "--set", 'variant="FT_IG"']  # fmt: skip
+    assert main(args) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["resolved"]["discriminator"].startswith("loaded from") and str(ck) in cfg["resolved"]["discriminator"]
+    ft = out / json.loads((out / "latest.json").read_text())["path"]
+    assert (ft / "adapter").is_dir() and (ft / "adapter_raw").is_dir()
+    out2 = tmp_path / "ig2"  # from a pretrained id there is no base discriminator: a new one, and the config says so
+    args2 = ["finetune-sr", *TINY, "--set", f'data.multigt_roots=["{multigt}"]', "--set", 'model.init="realesr-animevideov3"',
+             "--set", "model.hparams={}", "--set", "lora.rank=2", "--set", "run.steps=1", "--set", "run.ckpt_every=1",
+             "--set", f'run.out="{out2}"', "--set", 'variant="FT_IG"']  # fmt: skip
+    assert main(args2) == 0
+    assert json.loads((out2 / "config.json").read_text())["resolved"]["discriminator"].startswith("new")
