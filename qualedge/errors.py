@@ -76,7 +76,3 @@ class InferenceError(QualedgeError, RuntimeError):
 
 class TrainingError(QualedgeError, RuntimeError):
     """A training run cannot start or continue (bad data folder, incompatible checkpoint, ...)."""
-
-
-class NotImplementedYetError(QualedgeError, NotImplementedError):
-    """A feature that is designed but not built yet."""

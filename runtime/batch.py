@@ -1,4 +1,10 @@
-"""File and folder restores: atomic outputs, skip-existing resume, progress, JSON summaries, decision maps."""
+"""File and folder restores: atomic outputs, skip-existing resume, progress, JSON summaries, decision maps.
+
+A folder run is a loop of independent jobs: a file that cannot be read, decoded or restored costs that file only;
+its error is recorded in its JSON line (``{"input_file": ..., "error": ..., "error_type": ...}``) and in the
+summary at the end, and the run goes on (``fail_fast=True`` stops at the first). The caller (the CLI) exits
+non-zero when any file failed. Outputs are written atomically, so a failed or killed job leaves no partial file.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,12 @@ from typing import Any
 import numpy as np
 from qualedge.runtime.restorer import Restorer, RestoreResult
 
-from qualedge.errors import ConfigError, OutputError
+from qualedge.errors import ConfigError, OutputError, QualedgeError
 from qualedge.io import SUPPORTED_EXTENSIONS, read_image, write_pixels
+
+# errors that fail one file of a folder run (bad input, a model failure on it); anything else (a bug, out of memory)
+# stops the run
+PER_FILE_ERRORS = (QualedgeError, OSError, ValueError)
 
 
 def decision_map_pixels(result: RestoreResult, names: list[str], size: tuple[int, int]) -> np.ndarray:
@@ -28,12 +38,14 @@ def decision_map_pixels(result: RestoreResult, names: list[str], size: tuple[int
     return cv2.resize(np.clip(rgb, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
 
 
-def restore_file(restorer: Restorer, src: Path, dst: Path, *, overwrite: bool = False, decision_map: bool = False, quality: int = 95) -> dict[str, Any] | None:
+def restore_file(
+    restorer: Restorer, src: Path, dst: Path, *, overwrite: bool = False, decision_map: bool = False, quality: int = 95, max_pixels: int | None = None
+) -> dict[str, Any] | None:
     """Restore one file. Returns its summary, or None when ``dst`` exists and ``overwrite`` is off."""
     if dst.exists() and not overwrite:
         return None
     t0 = time.perf_counter()
-    image = read_image(src)
+    image = read_image(src, max_pixels=max_pixels)
     t_read = time.perf_counter() - t0
     result = restorer.restore(image)
     t1 = time.perf_counter()
@@ -67,15 +79,19 @@ def restore_many(
     ext: str | None = None,
     progress: bool = True,
     quality: int = 95,
+    fail_fast: bool = False,
+    max_pixels: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Restore a file or every image of a folder. Existing outputs are skipped, so a killed run resumes."""
+    """Restore a file or every image of a folder. Existing outputs are skipped, so a killed run resumes. In a folder
+    run a file that fails gets a summary with ``error`` and the run goes on (unless ``fail_fast``); a single-file
+    run raises its error."""
     from tqdm import tqdm
 
     summaries: list[dict[str, Any]] = []
     if src.is_file():
         if dst.is_dir():
             dst = dst / f"{src.stem}{ext or src.suffix}"
-        s = restore_file(restorer, src, dst, overwrite=overwrite, decision_map=decision_map, quality=quality)
+        s = restore_file(restorer, src, dst, overwrite=overwrite, decision_map=decision_map, quality=quality, max_pixels=max_pixels)
         if s is None:
             s = {"input_file": str(src), "output_file": str(dst), "skipped": "exists (use --overwrite)"}
         summaries.append(s)
@@ -95,10 +111,20 @@ def restore_many(
         raise ConfigError(f"{src} holds no images ({', '.join(SUPPORTED_EXTENSIONS)})")
     for f in tqdm(files, desc="restore", unit="img", disable=not progress, file=sys.stderr):
         out = dst / f"{f.stem}{ext or f.suffix}"
-        s = restore_file(restorer, f, out, overwrite=overwrite, decision_map=decision_map, quality=quality)
+        try:
+            s = restore_file(restorer, f, out, overwrite=overwrite, decision_map=decision_map, quality=quality, max_pixels=max_pixels)
+        except PER_FILE_ERRORS as exc:
+            if fail_fast:
+                raise
+            s = {"input_file": str(f), "output_file": str(out), "error": str(exc).splitlines()[0], "error_type": type(exc).__name__}
+            print(f"{f}: failed ({s['error']}); going on with the other files", file=sys.stderr)
         if s is None:
             s = {"input_file": str(f), "output_file": str(out), "skipped": "exists (use --overwrite)"}
         summaries.append(s)
         if json_lines:
             print(json.dumps(s), flush=True)
     return summaries
+
+
+def failures(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in summaries if "error" in s]

@@ -87,7 +87,7 @@ class DiffusionRestorer(Restorer):
         self.mode, self.seed = mode, int(pol.get("seed", 0) if seed is None else seed)
         self.steps, self.coefficients = int(pol["steps"]), [tuple(c) for c in pol["coefficients"]]
         self.precision, self.threshold = "fp32", float("nan")
-        self.policy, self.mode, self.heavy_fraction, self.signal, self.router = "compact", None, None, None, None
+        self.policy, self.route_mode, self.heavy_fraction, self.signal, self.router = "compact", None, None, None, None
         self.scale, self.in_channels, self.multiple = 1, 3, 16
         self.tile = self.fixed = self.minimum = int(pol["tile"])
         if opts.tile not in (None, self.tile):

@@ -144,14 +144,14 @@ class Restorer:
         self._fp32: dict[int, Any] = {}
         qname = pol.get("quality_model")
         routed = len(self.models) > 1
-        needs_q = (routed and (self.mode == "threshold" or (self.policy == "adaptive" and self.signal == "quality"))) or opts.quality_weighting
+        needs_q = (routed and (self.route_mode == "threshold" or (self.policy == "adaptive" and self.signal == "quality"))) or opts.quality_weighting
         self.qhead = None
         if needs_q:
             if not qname:
                 raise ConfigError("quality routing and quality weighting need a quality model in the bundle (export with the quality head)")
             self.qhead = self._open(self.manifest.model(qname), "fp32")
         self.router = None
-        if routed and self.policy == "adaptive" and self.mode == "fraction" and self.signal == "gain":
+        if routed and self.policy == "adaptive" and self.route_mode == "fraction" and self.signal == "gain":
             self.router = self._open(self.manifest.model(self.router_model), "fp32")
         self.blend_impl = self._choose_blend(opts.blend)
 
@@ -167,15 +167,15 @@ class Restorer:
         if opts.policy == "random" and opts.threshold is not None:
             raise ConfigError("the random policy spends a budget: give heavy_fraction, not threshold")
         if opts.heavy_fraction is not None:
-            self.mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(opts.heavy_fraction), None
+            self.route_mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(opts.heavy_fraction), None
         elif opts.threshold is not None:
-            self.mode, self.heavy_fraction, self.threshold = "threshold", None, float(opts.threshold)
+            self.route_mode, self.heavy_fraction, self.threshold = "threshold", None, float(opts.threshold)
         elif pol.get("heavy_fraction") is not None or opts.policy == "random":
             if pol.get("heavy_fraction") is None:
                 raise ConfigError(f"policy 'random' needs heavy_fraction; bundle {self.folder} sets no default fraction")
-            self.mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(pol["heavy_fraction"], "the bundle's heavy_fraction"), None
+            self.route_mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(pol["heavy_fraction"], "the bundle's heavy_fraction"), None
         else:
-            self.mode, self.heavy_fraction, self.threshold = "threshold", None, float(pol.get("threshold", 0.5))
+            self.route_mode, self.heavy_fraction, self.threshold = "threshold", None, float(pol.get("threshold", 0.5))
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be a quality in [0, 1], got {self.threshold}")
         router = str(opts.router or pol.get("router", "quality"))
@@ -308,7 +308,7 @@ class Restorer:
             "decisions": {m.name: int((decisions == k).sum()) for k, m in enumerate(self.models)},
             "quality": {"mean": float(np.nanmean(quality)) if self.qhead is not None else None, "threshold": self.threshold},
             "routing": {
-                "policy": self.policy, "mode": self.mode if len(self.models) > 1 else None,
+                "policy": self.policy, "mode": self.route_mode if len(self.models) > 1 else None,
                 "heavy_fraction": self.heavy_fraction, "threshold": self.threshold,
                 "signal": None if self.policy != "adaptive" else self.signal, "seed": self.seed if self.policy == "random" else None,
                 "heavy_tiles": int((decisions == 1).sum()) if len(self.models) > 1 else (nr * nc if self.policy == "heavy" else 0),
@@ -316,6 +316,7 @@ class Restorer:
             "backend": self.options.backend,
             "precision": self.precision,
             "blend": self.blend_impl[1],
+            **({"blend_note": self._blend_note} if getattr(self, "_blend_note", None) else {}),
             "fp32_fallback_tiles": fallbacks,
             "times_s": {k: round(v, 4) for k, v in times.items()},
         }
@@ -328,7 +329,7 @@ class Restorer:
         from qualedge.routing import STATISTICS, route_fraction, route_random, route_threshold
 
         routed = len(self.models) > 1
-        scores = np.full((nr, nc), np.nan, np.float32) if routed and self.policy == "adaptive" and self.mode == "fraction" else None
+        scores = np.full((nr, nc), np.nan, np.float32) if routed and self.policy == "adaptive" and self.route_mode == "fraction" else None
         if self.qhead is None and scores is None and not (routed and self.policy == "random"):
             return None
         for i in range(nr):
@@ -353,7 +354,7 @@ class Restorer:
         if routed:
             if self.policy == "random":
                 heavy = route_random((nr, nc), self.heavy_fraction, self.seed)
-            elif self.mode == "fraction":
+            elif self.route_mode == "fraction":
                 heavy = route_fraction(scores, self.heavy_fraction)
             else:
                 heavy = route_threshold(quality, self.threshold)
@@ -411,10 +412,6 @@ def _tiny_maps():
 
     m = axis_map([0], 2, 2)
     return m, m
-
-
-def summary_json(result: RestoreResult) -> dict[str, Any]:
-    return dict(result.summary)
 
 
 __all__ = ["RestoreOptions", "RestoreResult", "Restorer", "auto_tile", "asdict"]

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qualedge.errors import NotImplementedYetError, QualedgeError
+    from qualedge.errors import QualedgeError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -59,9 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     mod = importlib.import_module(args._module)
     try:
         rc = mod.main(args)
-    except NotImplementedYetError as exc:
-        print(f"qualedge {args.verb}: not implemented yet: {exc}", file=sys.stderr)
-        return 3
     except QualedgeError as exc:
         print(f"qualedge {args.verb}: error: {exc}", file=sys.stderr)
         return 2

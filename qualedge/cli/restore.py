@@ -39,6 +39,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (95)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     p.add_argument("--json", action="store_true", help="print a JSON summary per image (times per stage, tiles, decisions)")
+    p.add_argument("--max-pixels", type=int, help="refuse inputs with more pixels than this (default: QUALEDGE_MAX_PIXELS or "
+                   "the built-in limit), checked from the header before decoding")
+    p.add_argument("--fail-fast", action="store_true", help="folder runs: stop at the first file that fails (default: go on, "
+                   "report every failed file at the end and exit 1)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -84,14 +88,23 @@ def main(args: argparse.Namespace) -> int:
     summaries = restore_many(
         restorer, Path(args.input), Path(args.output), overwrite=args.overwrite, json_lines=args.json,
         decision_map=args.decision_map, ext=args.ext, progress=not args.no_progress, quality=args.quality,
+        fail_fast=args.fail_fast, max_pixels=args.max_pixels,
     )  # fmt: skip
+    from qualedge.runtime.batch import failures
+
+    failed = failures(summaries)
     if not args.json:
-        done = [s for s in summaries if "skipped" not in s]
+        done = [s for s in summaries if "skipped" not in s and "error" not in s]
         for s in done:
             t = s["times_s"]
             print(f"{s['input_file']} -> {s['output_file']}: {s['input'][0]}x{s['input'][1]} -> {s['output'][0]}x{s['output'][1]}, "
                   f"{s['tiles']['rows'] * s['tiles']['cols']} tiles {s.get('decisions', '')}, {t['end_to_end']:.2f} s")  # fmt: skip
-        skipped = len(summaries) - len(done)
+        skipped = len(summaries) - len(done) - len(failed)
         if skipped:
             print(f"{skipped} output(s) existed and were skipped (--overwrite to redo)")
+    if failed:
+        print(f"{len(failed)} of {len(summaries)} file(s) failed:", file=sys.stderr)
+        for s in failed:
+            print(f"  {s['input_file']}: {s['error']}", file=sys.stderr)
+        return 1
     return 0

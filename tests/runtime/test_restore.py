@@ -156,3 +156,34 @@ def test_restore_errors(bundle: Path, tmp_path: Path) -> None:
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     assert main(["restore", str(bad), "-o", str(tmp_path / "o.png"), "--bundle", str(bundle), "--no-progress"]) == 2
     assert main(["restore", str(bad), "-o", str(tmp_path / "o.png"), "--bundle", str(tmp_path / "nobundle")]) == 2
+
+
+def test_folder_run_survives_bad_files(bundle: Path, photo_path: Path, tmp_path: Path, capsys) -> None:
+    """A corrupt file first in the folder, a truncated PNG and an empty JPEG among good photos: every good photo is
+    restored, each bad file is named in its JSON line and at the end, and the exit status is 1; --fail-fast stops."""
+    from qualedge.cli import main
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "a_corrupt.png").write_bytes(b"not a png at all")
+    good = _photo(photo_path, 48, 64)
+    write_image(src / "b_good.png", good)
+    data = (src / "b_good.png").read_bytes()
+    (src / "c_truncated.png").write_bytes(data[: len(data) // 3])
+    (src / "d_empty.jpg").write_bytes(b"")
+    write_image(src / "e_good.png", good)
+    rc = main(["restore", str(src), "-o", str(out), "--bundle", str(bundle), "--policy", "compact", "--tile", "64", "--json", "--no-progress"])
+    cap = capsys.readouterr()
+    assert rc == 1
+    lines = [json.loads(x) for x in cap.out.strip().splitlines()]
+    by = {Path(x["input_file"]).name: x for x in lines}
+    assert set(by) == {"a_corrupt.png", "b_good.png", "c_truncated.png", "d_empty.jpg", "e_good.png"}
+    assert all("error" in by[n] for n in ("a_corrupt.png", "c_truncated.png", "d_empty.jpg"))
+    assert "error" not in by["b_good.png"] and "error" not in by["e_good.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["b_good.png", "e_good.png"]
+    assert "3 of 5 file(s) failed" in cap.err and "a_corrupt.png" in cap.err
+    # resume: the good outputs exist and are skipped, the bad files fail again, nothing else is written
+    assert main(["restore", str(src), "-o", str(out), "--bundle", str(bundle), "--policy", "compact", "--tile", "64", "--no-progress"]) == 1
+    capsys.readouterr()
+    rc = main(["restore", str(src), "-o", str(tmp_path / "ff"), "--bundle", str(bundle), "--policy", "compact", "--fail-fast", "--no-progress"])
+    assert rc == 2 and not list((tmp_path / "ff").iterdir())
