@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from qualedge.data.degradations.composite import TYPES, composite
-from qualedge.errors import ConfigError
+from qualedge.errors import ConfigError, TrainingError
 from qualedge.io import SUPPORTED_EXTENSIONS, read_image
 
 LAYOUTS = ("cdd11", "allweather", "outdoor_rain", "snow100k", "raindrop")
@@ -35,6 +35,7 @@ class RestoreDataConfig:
     gt_size: int = 128
     strength: float = 1.0
     seed: int = 0
+    bad_images: str = "skip"  # unreadable training images: "skip" (logged with their path) or "error"
 
 
 def _images(folder: Path) -> list[Path]:
@@ -70,19 +71,23 @@ def load_pairs(layout: str, root: str | Path, split: str = "train") -> list[tupl
 class RestoreDataset(torch.utils.data.Dataset):
     """Samples (degraded, clean, type index); ``length`` per epoch, seeded by (seed, rank, epoch, i)."""
 
-    def __init__(self, cfg: RestoreDataConfig, *, length: int, rank: int = 0) -> None:
+    def __init__(self, cfg: RestoreDataConfig, *, length: int, rank: int = 0, log=print) -> None:
         unknown = set(cfg.types) - set(TYPES)
         if unknown:
             raise ConfigError(f"data.types: unknown {sorted(unknown)}; choose from {TYPES}")
         if cfg.gt_size % 16:
             raise ConfigError(f"data.gt_size {cfg.gt_size} must be a multiple of 16 (the U-Net's four downsamplings)")
         self.cfg, self.length, self.rank, self.epoch = cfg, length, rank, 0
-        from qualedge.io import read_header
+        from qualedge.train.bad_images import BadImages
 
+        self.bad = BadImages(cfg.bad_images, log)
         clean = [p for f in cfg.clean_folders for p in _images(Path(f))]
-        self.clean = [p for p in clean if min(read_header(p)[1:]) >= cfg.gt_size]
-        self.skipped = len(clean) - len(self.clean)  # photos smaller than a crop (T91 has 78-pixel ones)
-        self.pairs = load_pairs(cfg.paired_layout, cfg.paired_root, cfg.split) if cfg.paired_layout else []
+        sizes = {p: self.bad.header(p) for p in clean}
+        readable = [p for p in clean if sizes[p] is not None]
+        self.clean = [p for p in readable if min(sizes[p]) >= cfg.gt_size]
+        self.skipped = len(readable) - len(self.clean)  # photos smaller than a crop (T91 has 78-pixel ones)
+        pairs = load_pairs(cfg.paired_layout, cfg.paired_root, cfg.split) if cfg.paired_layout else []
+        self.pairs = [t for t in pairs if self.bad.header(t[0]) is not None and self.bad.header(t[1]) is not None]
         if not self.clean and not self.pairs:
             extra = f" ({self.skipped} photos are smaller than data.gt_size {cfg.gt_size})" if self.skipped else ""
             raise ConfigError(f"no restoration data{extra}: set data.clean_folders and/or data.paired_layout + data.paired_root")
@@ -100,16 +105,41 @@ class RestoreDataset(torch.utils.data.Dataset):
         return self._cache[p]
 
     def __getitem__(self, i: int):
+        from qualedge.train.bad_images import READ_ERRORS
+
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.rank, self.epoch, i])
+        def ok(pick) -> bool:
+            return not any(p in self.bad.bad for p in pick[:2])
+
+        for _ in range(len(self.pairs) + len(self.clean) + 1):  # every failed try marks one more file bad, so this ends
+            use_pairs = bool(self.pairs) and (not self.clean or rng.random() < 0.5)
+            pool = self.pairs if use_pairs else [(p,) for p in self.clean]
+            pick = pool[int(rng.integers(len(pool)))]
+            if not ok(pick):  # a file found unreadable earlier: draw among the readable ones
+                good = [x for x in pool if ok(x)]
+                if not good:
+                    break
+                pick = good[int(rng.integers(len(good)))]
+            files = pick[:2]
+            try:
+                imgs = [self._img(p) for p in files]
+            except READ_ERRORS as exc:  # pixels that cannot be decoded although the header could be read
+                self.bad.report(next((p for p in files if str(p) in str(exc)), files[0]), exc)
+                continue
+            return self._sample(imgs, pick[2] if use_pairs else None, rng)
+        raise TrainingError(f"no readable training image left ({len(self.bad.bad)} unreadable: {list(self.bad.bad)[:3]} ...)")
+
+    def _sample(self, imgs: list[np.ndarray], pair_kind: str | None, rng: np.random.Generator):
+        cfg = self.cfg
         gs = cfg.gt_size
-        use_pairs = self.pairs and (not self.clean or rng.random() < 0.5)
+        use_pairs = pair_kind is not None
         if use_pairs:
-            dp, cp, kind = self.pairs[int(rng.integers(len(self.pairs)))]
-            deg_full, clean_full = self._img(dp), self._img(cp)
+            deg_full, clean_full = imgs
+            kind = pair_kind
             h, w = min(deg_full.shape[0], clean_full.shape[0]), min(deg_full.shape[1], clean_full.shape[1])
         else:
-            clean_full = self._img(self.clean[int(rng.integers(len(self.clean)))])
+            clean_full = imgs[0]
             h, w = clean_full.shape[:2]
             kind = cfg.types[int(rng.integers(len(cfg.types)))]
         if min(h, w) < gs:

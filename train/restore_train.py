@@ -200,7 +200,7 @@ def train_restore(cfg: TrainRestoreConfig, log=print) -> dict[str, Any]:
     try:
         task = RestoreTask(cfg, trainer)
         trainer.log(f"AdaQual-Diff: {task.desc.param_count / 1e6:.2f} M parameters, prompts {cfg.model.prompt_mode}, quality map {cfg.quality_metric}")
-        ds = RestoreDataset(cfg.data, length=cfg.run.batch * max(1, cfg.run.ckpt_every), rank=trainer.dist.rank)
+        ds = RestoreDataset(cfg.data, length=cfg.run.batch * max(1, cfg.run.ckpt_every), rank=trainer.dist.rank, log=trainer.log)
         trainer.log(f"data: {len(ds.clean)} clean photos, {len(ds.pairs)} pairs" + (f"; {ds.skipped} photos smaller than a crop skipped" if ds.skipped else ""))
 
         def loader(epoch: int):

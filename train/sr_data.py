@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from qualedge.train.samplers import STRATEGIES, choose
 
-from qualedge.errors import ConfigError
+from qualedge.errors import ConfigError, TrainingError
 from qualedge.io import SUPPORTED_EXTENSIONS, read_image
 
 
@@ -36,6 +36,7 @@ class SRDataConfig:
     augment: bool = True
     seed: int = 0
     max_groups: int = 0
+    bad_images: str = "skip"  # unreadable training images: "skip" (logged with their path) or "error"
 
 
 @dataclass
@@ -94,10 +95,18 @@ def score_groups(groups: list[Group], metric_id: str, *, progress: bool = True) 
         g.scores = [sign * scores[p] for p in g.paths]
 
 
+def _failed_path(g: Group, exc: BaseException) -> Path:
+    """The file of ``g`` named in a read error's message (else its original)."""
+    for p in [*g.paths, g.lr_path]:
+        if p is not None and str(p) in str(exc):
+            return p
+    return g.paths[0]
+
+
 class SRDataset(torch.utils.data.Dataset):
     """Map-style dataset of ``length`` samples per epoch; ``set_epoch`` changes the draw."""
 
-    def __init__(self, cfg: SRDataConfig, groups: list[Group], *, length: int, rank: int = 0, crop_metric=None) -> None:
+    def __init__(self, cfg: SRDataConfig, groups: list[Group], *, length: int, rank: int = 0, crop_metric=None, log=print) -> None:
         if cfg.strategy not in STRATEGIES:
             raise ConfigError(f"data.strategy must be one of {STRATEGIES}, got {cfg.strategy!r}")
         if cfg.degradation not in ("blind", "bicubic"):
@@ -106,12 +115,16 @@ class SRDataset(torch.utils.data.Dataset):
             raise ConfigError(f"data.gt_size {cfg.gt_size} must be a multiple of the scale {cfg.scale}")
         if cfg.strategy in ("sma", "smp") and any(not g.scores for g in groups):
             raise ConfigError(f"strategy {cfg.strategy} needs candidate scores: call score_groups first")
-        from qualedge.io import read_header
+        from qualedge.train.bad_images import BadImages
 
-        kept = [g for g in groups if min(read_header(g.paths[0])[1:]) >= cfg.gt_size]
-        self.skipped = len(groups) - len(kept)  # images smaller than one crop (T91 has 76-pixel ones)
+        self.bad = BadImages(cfg.bad_images, log)
+        sizes = {id(g): [self.bad.header(p) for p in g.paths + ([g.lr_path] if g.lr_path else [])] for g in groups}
+        readable = [g for g in groups if all(s is not None for s in sizes[id(g)])]
+        kept = [g for g in readable if min(sizes[id(g)][0]) >= cfg.gt_size]
+        self.skipped = len(readable) - len(kept)  # images smaller than one crop (T91 has 76-pixel ones)
         if not kept:
-            raise ConfigError(f"every training image is smaller than data.gt_size {cfg.gt_size}; lower gt_size or add larger images")
+            extra = f" ({len(self.bad.bad)} unreadable)" if self.bad.bad else ""
+            raise ConfigError(f"no usable training image{extra}: every readable one is smaller than data.gt_size {cfg.gt_size}; lower gt_size or add larger images")
         self.cfg, self.groups, self.length, self.rank, self.epoch = cfg, kept, length, rank, 0
         self.crop_metric = crop_metric
         self._cache: dict[Path, np.ndarray] = {}
@@ -128,11 +141,29 @@ class SRDataset(torch.utils.data.Dataset):
         return self._cache[p]
 
     def __getitem__(self, i: int):
+        from qualedge.train.bad_images import READ_ERRORS
+
+        rng = np.random.default_rng([self.cfg.seed, self.rank, self.epoch, i])
+        def ok(g: Group) -> bool:
+            return not any(p in self.bad.bad for p in g.paths)
+
+        for _ in range(len(self.groups) + 1):  # every failed try marks one more file bad, so this ends
+            g = self.groups[int(rng.integers(len(self.groups)))]
+            if not ok(g):  # a file found unreadable earlier: draw among the readable ones
+                good = [x for x in self.groups if ok(x)]
+                if not good:
+                    break
+                g = good[int(rng.integers(len(good)))]
+            try:
+                return self._sample(g, rng)
+            except READ_ERRORS as exc:  # pixels that cannot be decoded although the header could be read
+                self.bad.report(Path(getattr(exc, "filename", None) or _failed_path(g, exc)), exc)
+        raise TrainingError(f"no readable training image left ({len(self.bad.bad)} unreadable: {list(self.bad.bad)[:3]} ...)")
+
+    def _sample(self, g: Group, rng: np.random.Generator):
         from qualedge.data.blind import bicubic_degrade, blind_degrade
 
         cfg = self.cfg
-        rng = np.random.default_rng([cfg.seed, self.rank, self.epoch, i])
-        g = self.groups[int(rng.integers(len(self.groups)))]
         orig = self._img(g.paths[0])
         h, w = orig.shape[:2]
         gs = cfg.gt_size

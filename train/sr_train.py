@@ -197,7 +197,11 @@ class SRTask:
 
 def make_loader(cfg: TrainSRConfig, trainer: Trainer, *, length: int):
     """An epoch factory over the SR dataset (scores precomputed for SMA/SMP, a crop metric for AMO)."""
+    from qualedge.train.bad_images import BadImages
+
     groups = load_groups(cfg.data)
+    bad = BadImages(cfg.data.bad_images, trainer.log)  # unreadable files leave before any is scored
+    groups = [g for g in groups if all(bad.header(p) is not None for p in g.paths + ([g.lr_path] if g.lr_path else []))]
     crop_metric = None
     if cfg.data.strategy in ("sma", "smp"):
         score_groups(groups, cfg.data.score_metric, progress=trainer.dist.main and cfg.run.progress)
@@ -205,7 +209,8 @@ def make_loader(cfg: TrainSRConfig, trainer: Trainer, *, length: int):
         from qualedge.iqa.metrics import create_metric
 
         crop_metric = create_metric(cfg.data.score_metric)
-    ds = SRDataset(cfg.data, groups, length=length, rank=trainer.dist.rank, crop_metric=crop_metric)
+    ds = SRDataset(cfg.data, groups, length=length, rank=trainer.dist.rank, crop_metric=crop_metric, log=trainer.log)
+    ds.bad.bad.update(bad.bad)
     if ds.skipped:
         trainer.log(f"data: {ds.skipped} of {len(groups)} images are smaller than data.gt_size {cfg.data.gt_size} and are skipped")
 

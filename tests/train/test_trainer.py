@@ -133,3 +133,38 @@ def test_perceptual_auto_names_its_extractor(monkeypatch: pytest.MonkeyPatch) ->
     assert losses.PerceptualLoss(losses.PerceptualConfig(network="vgg19", fallback="none")).source == "none (vgg19 weights unavailable)"
     with pytest.raises(ConfigError, match="perceptual.network must be"):
         losses.PerceptualLoss(losses.PerceptualConfig(network="vgg16"))
+
+
+@pytest.mark.parametrize("kind", ["sr", "restore"])
+def test_corrupt_training_images_are_skipped_or_fatal(tmp_path: Path, photo_path: Path, kind: str) -> None:
+    """A corrupt file (bad header) and a truncated PNG (good header, bad pixels) in a training folder: skipped with
+    their path logged (and the samples still come from the good photos), or the run stops naming the file."""
+    import shutil
+
+    from qualedge.errors import TrainingError
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photo_path.parent / "astronaut.png", folder / "good.png")
+    (folder / "bad_header.png").write_bytes(b"\x89PNG garbage")
+    data = (photo_path.parent / "coffee.png").read_bytes()
+    (folder / "truncated.png").write_bytes(data[: len(data) // 2])
+
+    def make(policy: str, log):
+        if kind == "sr":
+            from qualedge.train.sr_data import SRDataConfig, SRDataset, load_groups
+
+            cfg = SRDataConfig(hr_folders=(str(folder),), gt_size=64, bad_images=policy)
+            return SRDataset(cfg, load_groups(cfg), length=6, log=log)
+        from qualedge.train.restore_data import RestoreDataConfig, RestoreDataset
+
+        return RestoreDataset(RestoreDataConfig(clean_folders=(str(folder),), gt_size=64, bad_images=policy), length=6, log=log)
+
+    msgs: list[str] = []
+    ds = make("skip", msgs.append)
+    samples = [ds[i] for i in range(len(ds))]
+    assert len(samples) == 6 and all(s[1].shape[-1] == 64 for s in samples)
+    assert any("bad_header.png" in m for m in msgs) and any("truncated.png" in m for m in msgs)
+    assert set(ds.bad.bad) == {folder / "bad_header.png", folder / "truncated.png"}
+    with pytest.raises(TrainingError, match=r"bad_header\.png"):
+        make("error", msgs.append)
