@@ -27,4 +27,19 @@ def test_bench_routing_quick(bundle: Path, tmp_path: Path) -> None:
     assert "skimage" in res["verdicts"]["gradient"]
     assert out.with_suffix(".png").stat().st_size > 10_000
     md = out.with_suffix(".md").read_text()
-    assert "## Targets" in md and "astronaut" in md
+    assert "## Targets" in md and "astronaut" in md and "## Recommended default" in md
+    rec = res["recommended"]
+    assert rec["signal"] in ("quality", "gradient") and rec["heavy_fraction"] in (0.1, 0.2, 0.3, 0.5, 0.7)
+
+
+def test_readme_status_block_from_results(tmp_path: Path, monkeypatch) -> None:
+    """The README's generated status lines come from the results files (a missing file leaves its line out)."""
+    from qualedge.benchmarks import readme_status
+
+    monkeypatch.setattr(readme_status, "RESULTS", tmp_path)
+    assert readme_status.status_block() == f"{readme_status.BEGIN}\n{readme_status.END}"
+    (tmp_path / "router_signals.json").write_text(json.dumps({
+        "heldout_srcc": {"gain": {"log10_mse_heavy_vs_compact": 0.9}, "quality": {"log10_mse_heavy_vs_compact": 0.4}},
+        "heldout_crops": 68, "params": 49041}))  # fmt: skip
+    block = readme_status.status_block()
+    assert "gain 0.900, quality 0.400" in block and "68 held-out tiles" in block
