@@ -7,7 +7,8 @@ Test sets:
   reflect-padded to a multiple of 16 and cropped back);
 - paired: a published layout (cdd11, allweather, outdoor_rain, snow100k, raindrop) at a user path.
 Columns: PSNR and SSIM on RGB and on Y (MATLAB rgb2ycbcr luma, as restoration papers report), outputs quantised to
-8 bits; the "input" row is the degraded image
+8 bits, and the blockiness of the output (qualedge.iqa.blockiness: luma steps on the 16-pixel grid against
+elsewhere; about 1 without grid artefacts); the "input" row is the degraded image
 itself, so gains read directly. Models: ``name=path`` with path a train-restore run or checkpoint folder, an
 adaqual_unet weights file, or a restoration bundle (run through the tiled runtime, as deployed).
 The quality map comes from the quality head on the degraded image; the initial noise is seeded per image.
@@ -27,7 +28,7 @@ from qualedge.data.degradations.composite import TYPES
 from qualedge.errors import ConfigError
 from qualedge.io import read_image
 
-COLUMNS = ("psnr_rgb", "ssim_rgb", "psnr_y", "ssim_y")
+COLUMNS = ("psnr_rgb", "ssim_rgb", "psnr_y", "ssim_y", "blockiness")
 
 
 @dataclass
@@ -127,9 +128,11 @@ def model_runner(source: str, *, steps: int | None = None) -> Callable[[np.ndarr
 
 
 def _scores(img: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    from qualedge.iqa.blockiness import blockiness
     from qualedge.iqa.fr import psnr_np, ssim_np
 
     return {
+        "blockiness": blockiness(np.floor(np.clip(img, 0, 1) * 255 + 0.5) / 255),
         "psnr_rgb": psnr_np(img, ref, color="rgb", quantize=True),
         "ssim_rgb": ssim_np(img, ref, color="rgb", quantize=True),
         "psnr_y": psnr_np(img, ref, color="y", quantize=True),
@@ -177,6 +180,10 @@ def markdown(res: dict[str, Any], title: str = "") -> str:
         lines += ["", f"{label}:", "", "| model | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
         for name, r in res["rows"].items():
             lines.append(f"| {name} | " + " | ".join(f"{r[k][cp]:.2f} / {r[k][cs]:.3f}" for k in kinds) + " |")
+    if all("blockiness" in r["average"] for r in res["rows"].values()):
+        lines += ["", "Blockiness (16-pixel grid; about 1 without grid artefacts):", "", "| model | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        for name, r in res["rows"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{r[k]['blockiness']:.3f}" for k in kinds) + " |")
     base = res["rows"]["input"]["average"]["psnr_rgb"]
     gains = [f"{n}: {r['average']['psnr_rgb'] - base:+.2f} dB" for n, r in res["rows"].items() if n != "input"]
     lines += ["", "Average RGB PSNR gain over the degraded input: " + ", ".join(gains) + "."]

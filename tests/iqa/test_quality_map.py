@@ -71,3 +71,17 @@ def test_errors(half_blurred: np.ndarray) -> None:
         quality_map(half_blurred, "piqe", tile=64, dense=True)
     with pytest.raises(MetricError, match="smaller than the tile"):
         quality_map(half_blurred[:50, :50], "piqe", tile=64)
+
+
+def test_blockiness_sees_a_16_pixel_grid(photo_path) -> None:
+    import numpy as np
+
+    from qualedge.io import read_image
+    from qualedge.iqa.blockiness import blockiness
+
+    img = read_image(photo_path).rgb[:128, :128]
+    base = blockiness(img)
+    blocky = img.reshape(8, 16, 8, 16, 3).mean(axis=(1, 3), keepdims=True).repeat(16, 1).repeat(16, 3).reshape(128, 128, 3)
+    mixed = 0.7 * img + 0.3 * blocky
+    assert 0.8 < base < 1.3 and blockiness(mixed) > 1.3 * base
+    assert np.isnan(blockiness(np.zeros((64, 64, 3))))
