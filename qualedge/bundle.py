@@ -103,6 +103,20 @@ def write_manifest(folder: str | Path, manifest: Manifest) -> Path:
     return atomic_write_json(Path(folder) / "manifest.json", manifest.to_dict(), what="bundle manifest")
 
 
+def _inside(folder: Path, rel: str, field: str, mpath: Path) -> Path:
+    """``folder / rel`` when it stays inside the bundle folder (no absolute path, no '..' out, no link leading out)."""
+    if not isinstance(rel, str) or not rel:
+        raise BundleError(f"{mpath}: {field} must be a relative file name inside the bundle, got {rel!r}")
+    p = Path(rel)
+    if p.is_absolute() or ".." in p.parts:
+        raise BundleError(f"{mpath}: {field} = {rel!r} leaves the bundle folder; a manifest may only name files inside it. Re-export the bundle.")
+    full = folder / p
+    root = folder.resolve()
+    if full.exists() and not full.resolve().is_relative_to(root):
+        raise BundleError(f"{mpath}: {field} = {rel!r} is a link to {full.resolve()}, outside the bundle folder. Re-export the bundle.")
+    return full
+
+
 def load_bundle(folder: str | Path, *, verify_hashes: bool = True) -> Manifest:
     """Read and validate a bundle's manifest.
 
@@ -147,8 +161,8 @@ def load_bundle(folder: str | Path, *, verify_hashes: bool = True) -> Manifest:
     for m in man.models:
         if m.role not in ROLES:
             raise BundleError(f"{mpath}: model {m.name} has unknown role {m.role!r} (known: {ROLES}).")
-        for f in m.forms:
-            p = folder / f.path
+        for i, f in enumerate(m.forms):
+            p = _inside(folder, f.path, f"models[{m.name}].forms[{i}].path", mpath)
             if not p.is_file():
                 raise BundleError(f"{folder}: file {f.path} of model {m.name} is missing. Re-export the bundle.")
             if verify_hashes:

@@ -41,6 +41,21 @@ install(ffi, lib)
 """
 
 
+def header_abi() -> int:
+    """QE_ABI_VERSION of include/qualedge.h, checked against the one ABI version (qualedge.bundle.ABI_VERSION)."""
+    import re
+
+    from qualedge.bundle import ABI_VERSION
+
+    m = re.search(r"#define\s+QE_ABI_VERSION\s+(\d+)u?", (HERE / "include" / "qualedge.h").read_text())
+    if m is None or int(m.group(1)) != ABI_VERSION:
+        raise BackendUnavailableError(
+            f"include/qualedge.h defines QE_ABI_VERSION {m.group(1) if m else '(none)'}, the bundle contract is ABI {ABI_VERSION}: "
+            "change both together"
+        )
+    return ABI_VERSION
+
+
 def build_capi(out_dir: str | Path) -> tuple[Path, Path]:
     """Compile the library into ``out_dir``; returns (library path, header path)."""
     try:
@@ -58,6 +73,7 @@ def build_capi(out_dir: str | Path) -> tuple[Path, Path]:
         )
     pylib = ldlib[3:].split(".so")[0] if ldlib.startswith("lib") else f"python{sys.version_info.major}.{sys.version_info.minor}"
     paths = [p for p in sys.path if p and Path(p).is_dir()] + [p for p in site.getsitepackages() if Path(p).is_dir()]
+    header_abi()  # the header and the bundle contract must agree before anything is built
     ffi = cffi.FFI()
     ffi.embedding_api(EMBEDDED)
     ffi.cdef("void qe__set_error(const char *msg);")

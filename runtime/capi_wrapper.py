@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from qualedge.bundle import (
+    ABI_VERSION,  # the one ABI version (the C header's QE_ABI_VERSION is checked against it at build)
+)
 from qualedge.errors import QualedgeError
 
-ABI_VERSION = 1
 FORMATS = {(3, np.uint8): 1, (4, np.uint8): 2, (3, np.uint16): 3, (4, np.uint16): 4}
 
 

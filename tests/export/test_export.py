@@ -199,3 +199,24 @@ def test_pyiqa_style_metric_exports_at_a_fixed_size(tmp_path: Path, monkeypatch:
     assert q["parity"]["worst_psnr_db"] > 60
     with pytest.raises(ExportError, match="not a neural network"):
         export_metric_onnx("niqe", tmp_path / "n.onnx")
+
+
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink"])
+def test_manifest_paths_stay_inside_the_bundle(bundle: Path, tmp_path: Path, how: str) -> None:
+    """A manifest naming a file outside its folder is refused even when the file and its sha256 match."""
+    b = tmp_path / "inner" / "copy"
+    shutil.copytree(bundle, b)
+    outside = tmp_path / "inner" / "outside.onnx"
+    shutil.copy(b / "sr.fp32.onnx", outside)
+    man = json.loads((b / "manifest.json").read_text())
+    form = next(f for f in man["models"][0]["forms"] if f["path"] == "sr.fp32.onnx")
+    if how == "dotdot":
+        form["path"] = "../outside.onnx"
+    elif how == "absolute":
+        form["path"] = str(outside)
+    else:
+        (b / "sr.fp32.onnx").unlink()
+        (b / "sr.fp32.onnx").symlink_to(outside)
+    (b / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(BundleError, match=r"models\[sr\]\.forms\[\d\]\.path .*(leaves the bundle folder|outside the bundle folder)"):
+        load_bundle(b)

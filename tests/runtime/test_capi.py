@@ -95,3 +95,13 @@ def test_routing_options_through_the_c_abi(capi: Path, bundle: Path, example_pat
     lib.qe_destroy(handle)
     opts.struct_size = 3
     assert lib.qe_create(str(bundle).encode(), ctypes.byref(opts), ABI_VERSION, ctypes.byref(handle)) == 1
+
+
+def test_one_abi_version() -> None:
+    """The C header's QE_ABI_VERSION, the Python wrapper's and the bundle contract's are the same number."""
+    from qualedge.runtime.capi_build import header_abi
+    from qualedge.runtime.capi_wrapper import ABI_VERSION as wrapper_abi
+
+    from qualedge.bundle import ABI_VERSION
+
+    assert header_abi() == wrapper_abi == ABI_VERSION
