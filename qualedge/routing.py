@@ -2,8 +2,9 @@
 
 Routing is a budget, not a guess:
 
-- **fraction** (``heavy_fraction=F``): the ``round(F * N)`` tiles with the highest routing score go to the heavy model
-  (ties keep tile order). F = 0 is the compact-only output and F = 1 the heavy-only output, exactly.
+- **fraction** (``heavy_fraction=F``): the ``ceil(F * N)`` tiles with the highest routing score go to the heavy model
+  (ties keep tile order): any budget above 0 sends at least one tile, so a one-tile image gets the heavy model too.
+  F = 0 is the compact-only output and F = 1 the heavy-only output, exactly.
 - **threshold** (``threshold=T``): tiles whose quality (the bundle's quality head, [0, 1], higher is better) is below T
   go to the heavy model; the number of heavy tiles then depends on the image.
 
@@ -75,8 +76,8 @@ SIGNALS = ("gain", "quality", *STATISTICS)
 
 
 def heavy_count(n_tiles: int, fraction: float) -> int:
-    """round(F * N), halves rounded up."""
-    return int(np.floor(fraction * n_tiles + 0.5))
+    """ceil(F * N) (with a 1e-9 tolerance, so that F = 1/3 of 6 tiles is 2, not 3)."""
+    return int(np.ceil(fraction * n_tiles - 1e-9))
 
 
 def check_fraction(fraction: float, what: str = "heavy_fraction") -> float:
@@ -87,7 +88,7 @@ def check_fraction(fraction: float, what: str = "heavy_fraction") -> float:
 
 
 def route_fraction(scores: np.ndarray, fraction: float) -> np.ndarray:
-    """Boolean mask (same shape as ``scores``): the round(F * N) highest scores, ties in tile order."""
+    """Boolean mask (same shape as ``scores``): the ceil(F * N) highest scores, ties in tile order."""
     flat = np.asarray(scores, np.float64).ravel()
     k = heavy_count(flat.size, fraction)
     mask = np.zeros(flat.size, bool)
@@ -98,7 +99,7 @@ def route_fraction(scores: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def route_random(shape: tuple[int, ...], fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of round(F * N) tiles drawn without replacement by ``numpy.random.default_rng(seed)``."""
+    """Boolean mask of ceil(F * N) tiles drawn without replacement by ``numpy.random.default_rng(seed)``."""
     n = int(np.prod(shape))
     mask = np.zeros(n, bool)
     mask[np.random.default_rng(seed).permutation(n)[: heavy_count(n, fraction)]] = True

@@ -29,13 +29,14 @@ def _img(photo_path: Path) -> Image:
     return img.with_pixels(np.ascontiguousarray(img.rgb[:128, :192]))  # 2 x 3 tiles of 64
 
 
-def test_route_fraction_takes_the_highest_scores_and_rounds_the_budget() -> None:
+def test_route_fraction_takes_the_highest_scores_and_rounds_the_budget_up() -> None:
     s = np.array([[0.1, 0.9, 0.5], [0.7, 0.2, 0.9]])
     assert route_fraction(s, 0.0).sum() == 0 and route_fraction(s, 1.0).all()
     m = route_fraction(s, 0.5)  # 3 of 6
     assert m.tolist() == [[False, True, False], [True, False, True]]
-    assert route_fraction(s, 0.34).sum() == 2 and heavy_count(6, 0.25) == 2 and heavy_count(10, 0.05) == 1
-    assert route_fraction(np.array([1.0, 1.0, 1.0]), 0.34).tolist() == [True, False, False]  # ties keep tile order
+    assert route_fraction(s, 0.3).sum() == 2 and heavy_count(6, 0.25) == 2 and heavy_count(10, 0.05) == 1 and heavy_count(6, 1 / 3) == 2
+    assert heavy_count(1, 0.2) == 1 and heavy_count(1, 0.0) == 0  # a one-tile image gets the heavy model for any budget
+    assert route_fraction(np.array([1.0, 1.0, 1.0]), 0.3).tolist() == [True, False, False]  # ties keep tile order
 
 
 def test_route_random_is_seeded_and_spends_the_budget() -> None:
