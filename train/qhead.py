@@ -293,18 +293,8 @@ def speed_ratio(head: QualityHead, teacher_spec: str, tile: int, photo: np.ndarr
     return {"head_s_per_mp": t_head, "teacher_s_per_mp": t_teacher, "speedup": t_teacher / t_head, "threads": torch.get_num_threads()}
 
 
-def train_qhead(cfg: QHeadConfig) -> dict:
-    """Run the whole recipe; returns the metrics written to ``<out>/metrics.json``."""
-    from tqdm import tqdm
-
-    from qualedge.weights.load import save_state_dict
-
-    for op in cfg.data.ops:
-        if op not in OPS:
-            raise ConfigError(f"data.ops: unknown degradation {op!r}; choose from {sorted(OPS)}")
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", to_dict(cfg))
+def split_files(cfg: QHeadConfig) -> tuple[list[Path], list[Path]]:
+    """Training and held-out photos (the configured folders, the data folder's, or a seeded split)."""
     if cfg.data.folders:
         train_files = _list_images([Path(p) for p in cfg.data.folders])
         held_files = _list_images([Path(p) for p in cfg.data.heldout_folders]) if cfg.data.heldout_folders else []
@@ -320,16 +310,75 @@ def train_qhead(cfg: QHeadConfig) -> dict:
     if cfg.data.max_images:
         train_files = train_files[: cfg.data.max_images]
         held_files = held_files[: max(1, cfg.data.max_images // 4)]
+    return train_files, held_files
 
-    key = hashlib.sha256(json.dumps([to_dict(cfg.data), cfg.teacher, [str(f) for f in train_files + held_files]]).encode()).hexdigest()[:16]
-    tr_tiles, tr_chain, tr_level, tr_fam = make_chains(train_files, cfg.data, cfg.data.seed)
-    he_tiles, he_chain, he_level, he_fam = make_chains(held_files, cfg.data, cfg.data.seed + 1)
+
+def _key(cfg: QHeadConfig, train_files: list[Path], held_files: list[Path]) -> str:
+    return hashlib.sha256(json.dumps([to_dict(cfg.data), cfg.teacher, [str(f) for f in train_files + held_files]]).encode()).hexdigest()[:16]
+
+
+def make_tiles(cfg: QHeadConfig, files: list[Path], *, held: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Degradation chains and SR groups of ``files`` (tiles, chain/group id, level, family)."""
+    seed = cfg.data.seed + (1 if held else 0)
+    tiles, chain, level, fam = make_chains(files, cfg.data, seed)
     if cfg.data.sr_models:
-        cache = Path(cfg.data.sr_cache) if cfg.data.sr_cache else out / "sr_tiles"
-        parts_tr = make_sr_groups(train_files, cfg.data, cache / "train", crops=cfg.data.sr_crops_per_image, seed=cfg.data.seed, first_group=int(tr_chain.max()) + 1)
-        parts_he = make_sr_groups(held_files, cfg.data, cache / "heldout", crops=cfg.data.sr_heldout_crops_per_image, seed=cfg.data.seed + 1, first_group=int(he_chain.max()) + 1)
-        tr_tiles, tr_chain, tr_level, tr_fam = (np.concatenate([a, b]) for a, b in zip((tr_tiles, tr_chain, tr_level, tr_fam), parts_tr))
-        he_tiles, he_chain, he_level, he_fam = (np.concatenate([a, b]) for a, b in zip((he_tiles, he_chain, he_level, he_fam), parts_he))
+        cache = (Path(cfg.data.sr_cache) if cfg.data.sr_cache else Path(cfg.out) / "sr_tiles") / ("heldout" if held else "train")
+        crops = cfg.data.sr_heldout_crops_per_image if held else cfg.data.sr_crops_per_image
+        parts = make_sr_groups(files, cfg.data, cache, crops=crops, seed=seed, first_group=int(chain.max()) + 1)
+        tiles, chain, level, fam = (np.concatenate([a, b]) for a, b in zip((tiles, chain, level, fam), parts))
+    return tiles, chain, level, fam
+
+
+def heldout_figures(head: QualityHead, cfg: QHeadConfig, tiles, chain, level, fam, q) -> dict:
+    """The card's held-out figures of one head (pooled, per family and level, SR pairs, known order)."""
+    pred = predict(head, tiles)
+    fam_srcc = per_family_srcc(pred, q, fam, level)
+    chains = np.isin(chain, np.unique(chain[np.isin(fam, cfg.data.ops)])) & (level >= 0)
+    return {
+        "pooled": _srcc(pred, q),
+        "lowest_family": min(((f, v["srcc"]) for f, v in fam_srcc.items()), key=lambda kv: kv[1]),
+        "per_family": {f: v["srcc"] for f, v in fam_srcc.items()},
+        "sr_pairs": sr_pair_accuracy(pred, q, chain, fam),
+        "known_order": _order_srcc(pred[chains], chain[chains], level[chains]),
+    }
+
+
+def compare_heads(cfg: QHeadConfig, others: dict[str, str]) -> dict:
+    """Evaluate other heads (label -> weights file, e.g. the shipped one) on this run's held-out tiles, next to the
+    run's own head; writes ``comparison`` into metrics.json and a section into MODEL_CARD.md."""
+    from qualedge.iqa.head import load_quality_head
+
+    out = Path(cfg.out)
+    train_files, held_files = split_files(cfg)
+    tiles, chain, level, fam = make_tiles(cfg, held_files, held=True)
+    q = _cached_teacher(out / "teacher_heldout.npz", _key(cfg, train_files, held_files), tiles, cfg.teacher, "teacher (held-out)")
+    keep = ~np.isnan(q)
+    tiles, chain, level, fam, q = (a[keep] for a in (tiles, chain, level, fam, q))
+    heads = {"this run": str(out / "quality_head.safetensors"), **others}
+    comp = {label: {"weights": w, **heldout_figures(load_quality_head(w), cfg, tiles, chain, level, fam, q)} for label, w in heads.items()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["comparison"] = comp
+    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_text(out / "MODEL_CARD.md", model_card(cfg, metrics))
+    return comp
+
+
+def train_qhead(cfg: QHeadConfig) -> dict:
+    """Run the whole recipe; returns the metrics written to ``<out>/metrics.json``."""
+    from tqdm import tqdm
+
+    from qualedge.weights.load import save_state_dict
+
+    for op in cfg.data.ops:
+        if op not in OPS:
+            raise ConfigError(f"data.ops: unknown degradation {op!r}; choose from {sorted(OPS)}")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", to_dict(cfg))
+    train_files, held_files = split_files(cfg)
+    key = _key(cfg, train_files, held_files)
+    tr_tiles, tr_chain, tr_level, tr_fam = make_tiles(cfg, train_files, held=False)
+    he_tiles, he_chain, he_level, he_fam = make_tiles(cfg, held_files, held=True)
     tr_q = _cached_teacher(out / "teacher_train.npz", key, tr_tiles, cfg.teacher, "teacher (train)")
     he_q = _cached_teacher(out / "teacher_heldout.npz", key, he_tiles, cfg.teacher, "teacher (held-out)")
     keep_tr, keep_he = ~np.isnan(tr_q), ~np.isnan(he_q)  # tiles where no teacher metric is defined (flat)
@@ -473,4 +522,23 @@ Order SRCC per degradation (head vs teacher, against the known strength order):
 
 The ranking loss teaches the head orders that the teacher misses (NIQE and PIQE barely react to haze), so the head's
 order figures can exceed the teacher's.
+{_comparison(m)}"""
+
+
+def _comparison(m: dict) -> str:
+    comp = m.get("comparison")
+    if not comp:
+        return ""
+    rows = "\n".join(
+        f"| {label} | {v['pooled']:.3f} | {v['lowest_family'][1]:.3f} ({v['lowest_family'][0]}) | {v['sr_pairs']['accuracy'] * 100:.1f} % | {v['known_order']:.3f} |"
+        for label, v in comp.items()
+    )
+    return f"""
+## Against other heads on the same held-out tiles
+
+Written by `qualedge.train.qhead.compare_heads` (the same tiles, teacher and figures as above).
+
+| head | pooled SRCC | lowest family SRCC | SR-pair ranking | known-order SRCC |
+|---|---|---|---|---|
+{rows}
 """

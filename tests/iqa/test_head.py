@@ -62,14 +62,12 @@ def test_train_qhead_tiny_run(tmp_path: Path, photo_path: Path) -> None:
     for name in ("astronaut.png", "coffee.png", "chelsea.png"):
         shutil.copy(photo_path.parent / name, photos / name)
     out = tmp_path / "run"
-    rc = main(
-        [
-            "train-qhead", "--set", f'out="{out}"', "--set", f'data.folders=["{photos}"]', "--set", "data.tile=64",
-            "--set", "data.crops_per_image=1", "--set", "data.levels=2", "--set", 'data.ops=["blur","noise"]',
-            "--set", "train.epochs=1", "--set", 'teacher="piqe"', "--set", 'data.sr_models=["bicubic", "qualedge-compact-x4"]',
-            "--set", "data.sr_crops_per_image=1", "--set", "data.sr_heldout_crops_per_image=2",
-        ]
-    )  # fmt: skip
+    sets = [
+        f'out="{out}"', f'data.folders=["{photos}"]', "data.tile=64", "data.crops_per_image=1", "data.levels=2", 'data.ops=["blur","noise"]',
+        "train.epochs=1", 'teacher="piqe"', 'data.sr_models=["bicubic", "qualedge-compact-x4"]', "data.sr_crops_per_image=1",
+        "data.sr_heldout_crops_per_image=2",
+    ]  # fmt: skip
+    rc = main(["train-qhead", *[a for x in sets for a in ("--set", x)]])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["teacher"] == "piqe" and m["train_tiles"] > 0 and "speedup" in m["speed"]
@@ -77,6 +75,14 @@ def test_train_qhead_tiny_run(tmp_path: Path, photo_path: Path) -> None:
     assert {"clean", "blur", "noise", "sr:bicubic", "sr:qualedge-compact-x4"} <= set(fam) and fam["blur"]["tiles"] >= 2
     assert m["sr_pair_ranking"]["pairs"] >= 1 and 0 <= m["sr_pair_ranking"]["accuracy"] <= 1
     assert "ranking accuracy on pairs of SR outputs" in (out / "MODEL_CARD.md").read_text()
+    from qualedge.train.qhead import QHeadConfig, compare_heads
+
+    from qualedge.config import load_config
+    from qualedge.iqa.head import DEFAULT_WEIGHTS
+
+    comp = compare_heads(load_config(QHeadConfig, None, sets), {"shipped": str(DEFAULT_WEIGHTS)})
+    assert set(comp) == {"this run", "shipped"} and comp["this run"]["pooled"] == pytest.approx(m["heldout_srcc_with_teacher"], abs=1e-6)
+    assert "Against other heads on the same held-out tiles" in (out / "MODEL_CARD.md").read_text()
     assert (out / "quality_head.safetensors").is_file() and (out / "MODEL_CARD.md").is_file()
     load_quality_head(out / "quality_head.safetensors")
     assert QualityHead().cell == 16
