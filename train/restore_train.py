@@ -52,8 +52,12 @@ class RestoreLossConfig:
 @dataclass(frozen=True)
 class RestoreOptimConfig:
     lr: float = 2e-4
-    eps: float = 1e-4
+    eps: float = 1e-4  # the released code's Adam eps, for the network weights
     min_lr_ratio: float = 0.01  # cosine annealing to 1 % of lr, as released
+    # the prompt tensors (pools, keys, global prompts; initialised at std 0.02) get their own Adam group: with eps 1e-4
+    # their small gradients moved them by ~lr * g / eps, i.e. not at all, and the pool/TopK part of Algorithm 1 stayed inert
+    prompt_eps: float = 1e-8
+    prompt_lr_mult: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,11 @@ class TrainRestoreConfig:
     loss: RestoreLossConfig = field(default_factory=RestoreLossConfig)
     optim: RestoreOptimConfig = field(default_factory=RestoreOptimConfig)
     run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/train-restore", ema=0.995))
+
+
+def prompt_drift(current: dict[str, torch.Tensor], init: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Relative change of each prompt tensor from its initialisation, ||p - p0|| / ||p0||."""
+    return {f"drift_{n.split('.')[-1]}": float((current[n].detach() - p0).norm() / p0.norm().clamp_min(1e-12)) for n, p0 in init.items()}
 
 
 def quality_weight(qpix: torch.Tensor) -> torch.Tensor:
@@ -114,7 +123,15 @@ class RestoreTask:
         self.raw = model.to(dev).train()
         self.net = trainer.wrap(self.raw)
         o = cfg.optim
-        self.opt = torch.optim.Adam(self.raw.parameters(), lr=o.lr, eps=o.eps)
+        prompt_names = {"prompt.pools", "prompt.keys", "prompt.global_prompts"}
+        named = dict(self.raw.named_parameters())
+        prompt = [p for n, p in named.items() if n in prompt_names]
+        rest = [p for n, p in named.items() if n not in prompt_names]
+        groups = [{"params": rest, "lr": o.lr, "eps": o.eps}]
+        if prompt:
+            groups.append({"params": prompt, "lr": o.lr * o.prompt_lr_mult, "eps": o.prompt_eps})
+        self.opt = torch.optim.Adam(groups, lr=o.lr)
+        self.prompt_init = {n: named[n].detach().clone() for n in prompt_names if n in named}
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, cfg.run.steps), eta_min=o.lr * o.min_lr_ratio)
         self.ema = EMA(self.raw, cfg.run.ema) if cfg.run.ema > 0 else None
         self.schedule = DDIMSchedule()
@@ -168,6 +185,8 @@ class RestoreTask:
             self.ema.update(self.raw)
         out = {k: float(v.detach()) for k, v in losses.items()}
         out["total"] = float(total.detach())
+        if self.prompt_init:
+            out.update(prompt_drift(dict(self.raw.named_parameters()), self.prompt_init))
         return out
 
     def export_state_dict(self) -> dict[str, torch.Tensor]:
@@ -185,14 +204,20 @@ class RestoreTask:
         s: dict[str, Any] = {"net": unwrap(self.net).state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
         if self.ema is not None:
             s["ema"] = self.ema.state()
+        s["prompt_init"] = self.prompt_init
         return s
 
     def load_state(self, s: dict[str, Any]) -> None:
         unwrap(self.net).load_state_dict(s["net"])
-        self.opt.load_state_dict(s["opt"])
-        self.sched.load_state_dict(s["sched"])
+        try:
+            self.opt.load_state_dict(s["opt"])
+            self.sched.load_state_dict(s["sched"])
+        except ValueError as exc:  # a checkpoint from before the prompt tensors had their own Adam group
+            self.trainer.log(f"resume: the optimiser state does not fit this version ({exc}); the optimiser starts afresh")
         if self.ema is not None and "ema" in s:
             self.ema.load(s["ema"], self.trainer.dist.device)
+        if "prompt_init" in s:
+            self.prompt_init = {k: v.to(self.trainer.dist.device) for k, v in s["prompt_init"].items()}
 
 
 def train_restore(cfg: TrainRestoreConfig, log=print) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -131,7 +132,7 @@ def test_train_restore_then_resume_eval_and_export(photos: Path, tmp_path: Path,
     meta = json.loads((out / latest["path"] / "model.json").read_text())
     assert meta["arch_id"] == "adaqual_unet" and meta["steps_inference"] == 2 and meta["quality_metric"] == "qhead"
     rows = (out / "metrics.csv").read_text().splitlines()
-    assert {"noise", "quality", "total"} <= set(rows[0].split(","))
+    assert {"noise", "quality", "total", "drift_pools", "drift_keys", "drift_global_prompts"} <= set(rows[0].split(","))
     # evaluation table per type (the degraded input is the "input" row)
     ev = tmp_path / "eval"
     rc = main(["eval-restore", "--model", f"tiny={out}", "--clean", str(photos), "--types", "low,haze_rain", "--crop", "64", "-o", str(ev), "--no-progress"])
@@ -147,6 +148,33 @@ def test_train_restore_then_resume_eval_and_export(photos: Path, tmp_path: Path,
     roles = {m["role"] for m in man["models"]}
     assert roles == {"restore-unrolled", "restore-step", "quality"} and man["policy"]["steps"] == 2
     assert all(f["parity"]["passed"] for m in man["models"] for f in m["forms"] if f["format"] == "onnx")
+
+
+def test_prompt_tensors_learn() -> None:
+    """With the prompt tensors in their own Adam group (eps 1e-8), a few steps move the pools and keys measurably;
+    with the released eps 1e-4 on them they barely move (the shipped model's pools were still at their init)."""
+    import torch
+    from qualedge.train.restore_train import RestoreOptimConfig, RestoreTask, TrainRestoreConfig, prompt_drift
+    from qualedge.train.trainer import RunConfig, Trainer
+
+    def drift(optim: RestoreOptimConfig, tmp: str) -> dict[str, float]:
+        cfg = TrainRestoreConfig(optim=optim, run=RunConfig(steps=5, out=tmp, progress=False, ema=0.0))
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, preset="tiny"), loss=dataclasses.replace(cfg.loss, lambda_percep=0.0))
+        task = RestoreTask(cfg, Trainer(cfg.run, config_dict={}, log=lambda m: None))
+        torch.manual_seed(0)
+        x = torch.rand(2, 3, 32, 32)
+        gt = (x * 0.5 + 0.3).clamp(0, 1)
+        for step in range(5):
+            task.train_step((x, gt, torch.zeros(2)), step + 1)
+        return prompt_drift(dict(task.raw.named_parameters()), task.prompt_init)
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        new = drift(RestoreOptimConfig(), a)
+        old = drift(RestoreOptimConfig(prompt_eps=1e-4, prompt_lr_mult=1.0), b)
+    assert new["drift_pools"] > 10 * old["drift_pools"] and new["drift_keys"] > 10 * old["drift_keys"]
+    assert new["drift_pools"] > 1e-3
 
 
 @pytest.mark.parametrize("mode", ["adaptive", "uniform", "none"])
