@@ -27,34 +27,28 @@ def _met(ok: bool) -> str:
 
 
 def routing_lines(r: dict) -> list[str]:
-    rec = r["recommended"]
-    st = r["settings"]
+    """The default bundle's routing (its router, "bundle", at its default fraction) against random routing."""
+    st, pol = r["settings"], r["bundle_policy"]
+    f = pol["heavy_fraction"]
     lines = [
         f"- **Quality-aware routing** ([table and plot](benchmarks/results/routing.md), `qualedge bench routing`, "
         f"{r['machine']['cpus']}-CPU machine, backend {st['backend']} {st['precision']}, tile {st['tile']}, random seeds "
-        f"{st['seeds']}): on held-out photos ("
-        + "; ".join(f"{k}: {len(v)}" for k, v in st["sets"].items())
-        + f") the default bundle sends the {rec['heavy_fraction']:g} share of tiles with the highest predicted benefit "
-        f"(router `{rec['signal']}`) to realesrgan-x4plus and closes {rec['niqe_gap_closed'] * 100:.0f} % of the NIQE gap "
-        f"between compact-only and heavy-only at {rec['time_vs_heavy'] * 100:.0f} % of the heavy-only time (means over the "
-        f"sets); at F = 0.3 its output is {rec['psnr_to_heavy_advantage_at_0.3']:+.2f} dB closer to the heavy-only output "
-        "than random routing at the same budget. Targets:"
+        f"{st['seeds']}; held-out photos: " + "; ".join(f"{k} {len(v)}" for k, v in st["sets"].items())
+        + f"): the default bundle sends the {f:g} share of tiles with the highest routing score (router "
+        f"`{st['signals']['bundle']}`) to realesrgan-x4plus. Against random routing at the same budget, paired over photos:"
     ]
-    curve = rec["curve"]
-    for set_name, v in r["verdicts"][curve].items():
-        parts = []
-        for k, x in v.items():
-            if x is None:
-                continue
-            if k.startswith("beats_random"):
-                metric = "NIQE" if k.endswith("niqe") else "PSNR to heavy"
-                parts.append(f"beats random at F = 0.3 in {metric} {_met(x['met'])} ({x['mean_diff']:+.3f}, {x['wins']}/{x['n']} photos)")
-            elif k == "niqe_gap_half_at_055_time":
-                parts.append(f">= 50 % of the NIQE gap at <= 55 % of the time {_met(x['met'])} (best: F = {x['fraction']:g}, "
-                             f"{x['gap_closed'] * 100:.0f} % at {x['time_vs_heavy'] * 100:.0f} %)")  # fmt: skip
-            elif k == "routing_share_max":
-                parts.append(f"routing <= 5 % of end-to-end time {_met(x['met'])} (at most {x['value'] * 100:.1f} %)")
-        lines.append(f"  {set_name}: " + "; ".join(parts) + ".")
+    for set_name, a in r["analysis"].items():
+        cmp = a["paired"][f"bundle@{f}"]
+        pts = {p["fraction"]: p for p in a["curves"]["adaptive:bundle"]}
+        parts = [f"{m} {cmp[m]['mean_diff']:+.3f} ({cmp[m]['wins']}/{cmp[m]['n']} photos better, Wilcoxon p={cmp[m]['p_wilcoxon']:.3f})"
+                 for m in ("psnr_to_heavy", "niqe", "brisque") if m in cmp]  # fmt: skip
+        lines.append(f"  {set_name}: " + "; ".join(parts) + f"; time {pts[f]['time_s'] / pts[1.0]['time_s'] * 100:.0f} % of heavy-only, "
+                     f"routing {pts[f]['routing_share'] * 100:.1f} % of end-to-end time.")  # fmt: skip
+    v = r["verdicts"]["bundle"]
+    lines.append("  The NIQE-gap target (>= 50 % at <= 55 % of the time) reads as met on both sets, but the heavy model barely moves "
+                 "NIQE on the skimage set, so that ratio is not meaningful there; NIQE at F = 0.3 "
+                 + ("beats random on every set." if all(x.get("beats_random_at_0.3_niqe", {}).get("met") for x in v.values()) else
+                    "does **not** beat random on every set (see the table)."))  # fmt: skip
     return lines
 
 
