@@ -165,7 +165,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "threads": args.threads},
         "bundle": str(bundle),
-        "bundle_policy": Restorer(bundle, RestoreOptions(policy="compact")).manifest.policy,
+        "bundle_policy": next(iter(restorers.values())).manifest.policy,
         "settings": {"backend": args.backend, "precision": args.precision, "tile": restorers["heavy"].tile, "overlap": restorers["heavy"].overlap,
                      "seeds": list(range(args.seeds)), "fractions": list(FRACTIONS), "signals": signals, "sets": {k: [n for n, _ in v] for k, v in sets.items()}},  # fmt: skip
         "missing_metrics": scorer.missing,

@@ -118,7 +118,7 @@ class Restorer:
         heavy = self.manifest.model(pol["heavy"]) if pol.get("heavy") else None
         if opts.policy in ("heavy", "random") and heavy is None:
             raise ConfigError(f"policy {opts.policy!r} needs a heavy model; bundle {self.folder} has only {compact.name}")
-        self._setup_routing(pol, heavy is not None)
+        self._setup_routing(pol)
         # one tile plan for every policy (from both models' size requirements), so that routing at F = 0 and F = 1
         # reproduces the compact-only and the heavy-only output exactly
         planned = [compact] + ([heavy] if heavy is not None else [])
@@ -155,7 +155,7 @@ class Restorer:
             self.router = self._open(self.manifest.model(self.router_model), "fp32")
         self.blend_impl = self._choose_blend(opts.blend)
 
-    def _setup_routing(self, pol: dict[str, Any], has_heavy: bool) -> None:
+    def _setup_routing(self, pol: dict[str, Any]) -> None:
         """Resolve policy, mode (fraction or threshold), routing signal and seed from the options and the bundle."""
         from qualedge.routing import SIGNALS, check_fraction
 
@@ -322,45 +322,41 @@ class Restorer:
         }
         return RestoreResult(np.ascontiguousarray(result), image.grey, summary, decisions, quality)
 
-    def _route(self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]) -> np.ndarray | None:
+    def _route(self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]) -> None:
         """Score every tile (quality map, routing signal) and fill ``quality`` and ``decisions`` (1 = heavy); adds
-        the time of the quality map and of the routing signal to ``times``. Returns the routing scores, or None when
-        no signal was computed."""
+        the time of the quality map and of the routing signal to ``times``."""
         from qualedge.routing import STATISTICS, route_fraction, route_random, route_threshold
 
         routed = len(self.models) > 1
         scores = np.full((nr, nc), np.nan, np.float32) if routed and self.policy == "adaptive" and self.route_mode == "fraction" else None
-        if self.qhead is None and scores is None and not (routed and self.policy == "random"):
-            return None
-        for i in range(nr):
-            if self.qhead is None and scores is None:
-                break
-            crops = row_crops(i)
-            rgb = crops if crops.shape[1] == 3 else np.repeat(crops, 3, axis=1)
-            t0 = time.perf_counter()
-            if self.qhead is not None:
-                quality[i] = self.qhead.run(rgb).reshape(nc, -1).mean(1)  # nc, 1, ceil(th/16), ceil(tw/16) -> nc
-            t1 = time.perf_counter()
-            times["quality"] += t1 - t0
-            if scores is not None:
-                if self.signal == "quality":
-                    scores[i] = 1.0 - quality[i]
-                elif self.signal == "gain":
-                    scores[i] = self.router.run(rgb).reshape(nc, -1).mean(1)
-                else:
-                    scores[i] = STATISTICS[self.signal](crops)
-            times["router"] += time.perf_counter() - t1
+        if self.qhead is not None or scores is not None:
+            for i in range(nr):
+                crops = row_crops(i)
+                rgb = crops if crops.shape[1] == 3 else np.repeat(crops, 3, axis=1)
+                t0 = time.perf_counter()
+                if self.qhead is not None:
+                    quality[i] = self.qhead.run(rgb).reshape(nc, -1).mean(1)  # nc, 1, ceil(th/16), ceil(tw/16) -> nc
+                t1 = time.perf_counter()
+                times["quality"] += t1 - t0
+                if scores is not None:
+                    if self.signal == "quality":
+                        scores[i] = 1.0 - quality[i]
+                    elif self.signal == "gain":
+                        scores[i] = self.router.run(rgb).reshape(nc, -1).mean(1)
+                    else:
+                        scores[i] = STATISTICS[self.signal](crops)
+                times["router"] += time.perf_counter() - t1
+        if not routed:
+            return
         t0 = time.perf_counter()
-        if routed:
-            if self.policy == "random":
-                heavy = route_random((nr, nc), self.heavy_fraction, self.seed)
-            elif self.route_mode == "fraction":
-                heavy = route_fraction(scores, self.heavy_fraction)
-            else:
-                heavy = route_threshold(quality, self.threshold)
-            decisions[...] = heavy.astype(np.int8)
+        if self.policy == "random":
+            heavy = route_random((nr, nc), self.heavy_fraction, self.seed)
+        elif scores is not None:
+            heavy = route_fraction(scores, self.heavy_fraction)
+        else:
+            heavy = route_threshold(quality, self.threshold)
+        decisions[...] = heavy.astype(np.int8)
         times["router"] += time.perf_counter() - t0
-        return scores
 
     def _infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:
         """Inference for tile row ``i`` (crops: (cols, C, th, tw)) by ``decisions[i]`` (``quality`` is filled by the

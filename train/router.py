@@ -165,14 +165,8 @@ def _cost(net: torch.nn.Module, heavy_id: str, side: int = 256) -> dict:
     return {"gain_head_s_per_lr_mp": g, "heavy_s_per_lr_mp": h, "share_of_heavy": g / h, "threads": torch.get_num_threads()}
 
 
-def default_folders() -> tuple[list[Path], list[Path]]:
-    from qualedge.train.qhead import default_folders as qhead_folders
-
-    return qhead_folders()
-
-
 def train_router(cfg: RouterConfig, log=print) -> dict:
-    from qualedge.train.qhead import _list_images
+    from qualedge.train.qhead import _list_images, default_folders
     from qualedge.train.sr_tiles import make_sr_tiles
 
     from qualedge.weights.load import save_state_dict
