@@ -298,8 +298,13 @@ def recommend(an: dict[str, Any], signals: dict[str, str]) -> dict[str, Any]:
 
     stats = [closed(i) for i in range(len(fr))]
     ok = [i for i, (g, _) in enumerate(stats) if g >= TARGETS["niqe_gap_closed"]]
-    i = ok[0] if ok else int(np.nanargmax([g / t for g, t in stats]))
-    rule = "smallest F closing >= 50 % of the NIQE gap" if ok else "most NIQE gap closed per unit time (no F closed 50 %)"
+    ratios = [g / t for g, t in stats]
+    if ok:
+        i, rule = ok[0], "smallest F closing >= 50 % of the NIQE gap"
+    elif not all(np.isnan(ratios)):
+        i, rule = int(np.nanargmax(ratios)), "most NIQE gap closed per unit time (no F closed 50 %)"
+    else:  # NIQE not measured (its parameter file absent)
+        i, rule = fr.index(f0) if f0 in fr else 0, "F = 0.3 (NIQE not measured, so no NIQE-gap rule)"
     return {"signal": signals[sig], "curve": sig, "heavy_fraction": fr[i], "niqe_gap_closed": stats[i][0], "time_vs_heavy": stats[i][1],
             "psnr_to_heavy_advantage_at_0.3": adv(sig), "rule": rule}  # fmt: skip
 

@@ -24,7 +24,7 @@ import torch
 
 from qualedge.atomic import atomic_write_json, atomic_write_text
 from qualedge.config import to_dict
-from qualedge.errors import ConfigError
+from qualedge.errors import ConfigError, QualedgeError
 
 
 @dataclass(frozen=True)
@@ -199,9 +199,14 @@ def train_router(cfg: RouterConfig, log=print) -> dict:
     from qualedge.iqa.metrics import get_spec
 
     benefit = {"log10_mse_heavy_vs_compact": tile_benefit(he.sr[d.heavy], he.sr[d.compact])}
-    for mid in ("niqe", "piqe"):  # NR views of the benefit, where the HR tile is large enough for the metric
+    missing = {}
+    for mid in ("niqe", "piqe"):  # NR views of the benefit, where the HR tile is large enough and the metric's files exist
         if 4 * d.lr_tile >= get_spec(mid).min_size:
-            benefit[f"{mid}_gain"] = nr_gain(mid, he.sr[d.heavy], he.sr[d.compact])
+            try:
+                benefit[f"{mid}_gain"] = nr_gain(mid, he.sr[d.heavy], he.sr[d.compact])
+            except QualedgeError as exc:
+                missing[mid] = str(exc).splitlines()[0]
+                log(f"{mid} gain not measured: {missing[mid]}")
     sig = signals(he.lr, net)
     table = {s: {b: _srcc(v, bv) for b, bv in benefit.items()} for s, v in sig.items()}
     train_sig = signals(tr.lr, net)
@@ -221,6 +226,7 @@ def train_router(cfg: RouterConfig, log=print) -> dict:
         "heldout_srcc": table,
         "train_srcc_with_target": train_table,
         "best_signal": best,
+        "missing_metrics": missing,
         "cost": _cost(net, d.heavy),
         "params": sum(p.numel() for p in net.parameters()),
     }
@@ -232,7 +238,7 @@ def train_router(cfg: RouterConfig, log=print) -> dict:
 def model_card(cfg: RouterConfig, m: dict) -> str:
     names = {"gain": "gain head (learned)", "quality": "quality head (1 - quality)", "gradient": "gradient energy", "variance": "block variance", "edges": "edge density"}
     def cell(v: dict, k: str) -> str:
-        return f"{v[k]:.3f}" if k in v else "n/a (tile below the metric's minimum size)"
+        return f"{v[k]:.3f}" if k in v else "n/a (tile below the metric's minimum size, or its files absent)"
 
     rows = "\n".join(
         f"| {names.get(s, s)} | {v['log10_mse_heavy_vs_compact']:.3f} | {cell(v, 'niqe_gain')} | {cell(v, 'piqe_gain')} | {m['train_srcc_with_target'][s]:.3f} |"
