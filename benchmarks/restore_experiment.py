@@ -1,18 +1,25 @@
-"""Paper 2 reproduced in direction, with qualedge's own commands, and the embedded default restoration model.
+"""Paper 2 with power: the prompt/diffusion ablation over seeds, and the embedded default restoration model.
 
-    python -m qualedge.benchmarks.restore_experiment [--work DIR] [--quick] [--steps N] [--preset NAME]
+    python -m qualedge.benchmarks.restore_experiment [--part ablation|ship|all] [--seeds 0,1,2] [--steps N]
+        [--ship-steps N] [--ship] [--quick]
 
-1. ``train-restore`` three times with the same data, seed and budget, only the prompt mode differing: adaptive
-   (the paper's Algorithm 1), uniform prompts, no prompts; synthetic CDD-11 composites of clean photos (BSD100 HR,
-   T91, CBSD68), quality maps from the quality head;
-2. ``eval-restore`` of the three on held-out composites of Kodak24 (never used for restoration training; every
-   type, 256-pixel centre crops, fixed seed): the ablation table;
-3. ``export-restore`` of the adaptive model (per-step and unrolled graphs through the parity gate) and
-   ``eval-restore`` of that bundle through the tiled runtime, as deployed: the per-type CDD-11-style table;
-4. the runtime's CPU latency per megapixel on a 1024x1024 composite (unrolled graph and step loop).
-Writes ``benchmarks/results/restore_{ablation,cdd11}.{json,md}`` and ``restore_latency.json``; the adaptive model's
-weights are what ``--ship`` copies to ``qualedge/assets/weights/adaqual_default.safetensors``.
-Needs the data folder.
+Ablation (``--part ablation``): ``train-restore`` for every arm and seed with the same data and budget:
+  adaptive    the paper's Algorithm 1 (quality map -> regions -> prompt complexity and pools), 2 DDIM steps;
+  uniform     one prompt complexity for the whole tile;
+  none        no prompt module;
+  regression  the same backbone and adaptive prompts trained and run in one step from a zero residual (no
+              diffusion): what the diffusion process adds;
+then every model (EMA weights) on held-out composites of Kodak24 (never used for restoration training; every CDD-11
+type, 256-pixel centre crops, fixed degradation seed): per arm the mean and standard deviation over seeds of the
+average RGB PSNR gain, per-type gains, blockiness and how far the prompt pools and keys moved from their
+initialisation; paired Wilcoxon tests of adaptive against each arm over (image, type) items, each item's PSNR
+averaged over seeds. Writes ``benchmarks/results/restore_ablation.{json,md}``.
+
+Default (``--part ship``): one long ``train-restore`` of ``--ship-arm`` (seed 0), exported as a bundle and evaluated
+through the tiled runtime as deployed on all 24 Kodak photos x 11 types (``restore_cdd11.{json,md}``), the runtime's
+latency per megapixel (``restore_latency.json``); ``--ship`` copies its weights to the embedded default
+(``qualedge/assets/weights/adaqual_default.safetensors``, with its sampler in the metadata) and writes its card.
+The two parts can run at the same time in two processes (one thread each). Needs the data folder.
 """
 
 from __future__ import annotations
@@ -27,7 +34,13 @@ from pathlib import Path
 from qualedge.benchmarks.cli_steps import finished_step, latest, run
 
 REPO = Path(__file__).resolve().parents[1]
-MODES = ("adaptive", "uniform", "none")
+ARMS: dict[str, dict[str, str]] = {
+    "adaptive": {"model.prompt_mode": '"adaptive"'},
+    "uniform": {"model.prompt_mode": '"uniform"'},
+    "none": {"model.prompt_mode": '"none"'},
+    "regression": {"model.prompt_mode": '"adaptive"', "objective": '"regression"'},
+}
+TARGET_AVG, TARGET_TYPE = 6.0, 1.0  # dB of RGB PSNR gain: the issue's targets for the default
 
 
 def latency(bundle: Path, size: int, repeats: int) -> dict:
@@ -61,107 +74,149 @@ def latency(bundle: Path, size: int, repeats: int) -> dict:
     return res
 
 
-def main(argv: list[str] | None = None) -> int:
-    from qualedge import paths
+def _train_args(args, data_img: Path, steps: int, seed: int) -> list[str]:
+    q = args.quick
+    folders = [str(data_img / "bsd100" / "HR"), str(data_img / "t91"), str(data_img / "cbsd68")]
+    kv = {"data.clean_folders": json.dumps(folders), "data.gt_size": 64 if q else args.crop, "optim.lr": args.lr, "run.batch": 2 if q else 8,
+          "run.progress": "false", "run.seed": seed, "data.seed": seed, "model.preset": f'"{"tiny" if q else args.preset}"', "run.steps": steps,
+          "run.ckpt_every": max(1, steps // 10), "run.log_every": 20}  # fmt: skip
+    return [a for k, v in kv.items() for a in ("--set", f"{k}={v}")]
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="runs/restore", help="working folder (re-runs skip finished steps)")
-    ap.add_argument("--quick", action="store_true", help="tiny settings to check the pipeline")
-    ap.add_argument(
-        "--steps", type=int, default=1200, help="training steps per arm (1200: about 20 minutes on a 2-core CPU)"
-    )
-    ap.add_argument("--crop", type=int, default=96, help="training crop side, a multiple of 16 (96)")
-    ap.add_argument("--lr", type=float, default=5e-4, help="peak learning rate, cosine-annealed (5e-4)")
-    ap.add_argument("--preset", default="default", help="adaqual_unet size preset (default: 1.3 M parameters)")
-    ap.add_argument("--ship-steps", type=int, default=0,
-                    help="train the shipped model this many more steps from the adaptive arm (same recipe, cosine restart); 0: ship the arm")
-    ap.add_argument("--ship", action="store_true", help="copy the adaptive model to the embedded default weights")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
-    args = ap.parse_args(argv)
-    data = paths.shared_data_dir()
-    if data is None:
-        print("restore_experiment needs the data folder (QUALEDGE_DATA)", file=sys.stderr)
-        return 2
-    img = data / "images"
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+
+def _arm_args(arm: str) -> list[str]:
+    return [a for k, v in ARMS[arm].items() for a in ("--set", f"{k}={v}")]
+
+
+def _last_metrics(out: Path) -> dict[str, float]:
+    import csv
+
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    return {k: float(v) for k, v in rows[-1].items() if k.startswith("drift_") and v not in ("", None)} if rows else {}
+
+
+def ablation(args, data_img: Path, work: Path, res_dir: Path) -> dict:
+    from qualedge.benchmarks.stats import mean_std, paired
+    from qualedge.train.restore_eval import evaluate, synthetic_items
+
     q = args.quick
     steps = 4 if q else args.steps
-    folders = [str(img / "bsd100" / "HR"), str(img / "t91"), str(img / "cbsd68")]
-    common = ["--set", f'data.clean_folders={json.dumps(folders)}', "--set", f"data.gt_size={64 if q else args.crop}", "--set", f"optim.lr={args.lr}", "--set", f"run.batch={2 if q else 8}",
-              "--set", "run.progress=false", "--set", "run.seed=0", "--set", "data.seed=0", "--set", f'model.preset="{"tiny" if q else args.preset}"',
-              "--set", f"run.steps={steps}", "--set", f"run.ckpt_every={max(1, steps // 10)}", "--set", "run.log_every=20"]  # fmt: skip
+    seeds = [int(s) for s in args.seeds.split(",")]
     runs = {}
-    for mode in MODES:
-        out = work / f"arm_{mode}"
-        runs[mode] = out
-        if finished_step(out) < steps:
-            run(["train-restore", *common, "--set", f'model.prompt_mode="{mode}"', "--set", f'run.out="{out}"'])
-    res_dir = Path(args.out)
-    res_dir.mkdir(parents=True, exist_ok=True)
-    kodak = img / "kodak24"
-    limit = ["--limit", "2"] if q else []
-    crop = "64" if q else "256"
-    abl = work / "eval_ablation"
-    done = (abl / "eval_restore.json").is_file() and all(
-        (abl / "eval_restore.json").stat().st_mtime > (runs[m] / "latest.json").stat().st_mtime for m in MODES
-    )
-    if not done:
-        run(["eval-restore", *[a for m in MODES for a in ("--model", f"{m}={runs[m]}")], "--clean", str(kodak), "--crop", crop, *limit,
-          "-o", str(abl), "--title", "Prompt ablation on held-out Kodak24 composites", "--no-progress"])  # fmt: skip
-    deployed, ship_steps = runs["adaptive"], 0 if q else args.ship_steps
-    if ship_steps > 0:  # the shipped model: the adaptive arm trained further, same recipe
-        deployed = work / "ship"
-        if finished_step(deployed) < ship_steps:
-            pairs = zip(common[::2], common[1::2], strict=True)  # ("--set", "key=value") pairs
-            rest = [a for flag, kv in pairs if not kv.startswith(("run.steps=", "run.ckpt_every=")) for a in (flag, kv)]
-            run(["train-restore", *rest, "--set", f"run.steps={ship_steps}", "--set", f"run.ckpt_every={max(1, ship_steps // 10)}",
-                 "--set", 'model.prompt_mode="adaptive"', "--set", f'model.init="{latest(runs["adaptive"])}"', "--set", f'run.out="{deployed}"'])  # fmt: skip
+    for arm in ARMS:
+        for seed in seeds:
+            out = work / f"arm_{arm}_s{seed}"
+            runs[(arm, seed)] = out
+            if finished_step(out) < steps:
+                run(["train-restore", *_train_args(args, data_img, steps, seed), *_arm_args(arm), "--set", f'run.out="{out}"'])
+    items = synthetic_items(data_img / "kodak24", crop=64 if q else 256, limit=2 if q else args.eval_limit)
+    cache = work / "eval_ablation.json"
+    prev = json.loads(cache.read_text()) if cache.is_file() else {}
+    key = {f"{a}_s{s}": str(latest(o)) for (a, s), o in runs.items()}
+    if prev.get("key") != key or prev.get("n_items") != len(items):
+        res = evaluate([(f"{a}_s{s}", str(latest(o))) for (a, s), o in runs.items()], items, progress=False)
+        prev = {"key": key, "n_items": len(items), "res": res}
+        from qualedge.atomic import atomic_write_json
+
+        atomic_write_json(cache, prev)
+    res = prev["res"]
+    base = res["rows"]["input"]
+    kinds = res["types"]
+    arms: dict[str, dict] = {}
+    per_item: dict[str, list[float]] = {}
+    for arm in ARMS:
+        names = [f"{arm}_s{s}" for s in seeds]
+        gains = [res["rows"][n]["average"]["psnr_rgb"] - base["average"]["psnr_rgb"] for n in names]
+        drift = [_last_metrics(runs[(arm, s)]) for s in seeds]
+        arms[arm] = {
+            "gain_rgb": mean_std(gains),
+            "per_seed_gain": dict(zip(map(str, seeds), gains)),
+            "per_type_gain": {k: mean_std([res["rows"][n][k]["psnr_rgb"] - base[k]["psnr_rgb"] for n in names]) for k in kinds},
+            "ssim_rgb": mean_std([res["rows"][n]["average"]["ssim_rgb"] for n in names]),
+            "blockiness": mean_std([res["rows"][n]["average"]["blockiness"] for n in names]),
+            "prompt_drift": {k: mean_std([d[k] for d in drift if k in d]) for k in ("drift_pools", "drift_keys", "drift_global_prompts") if any(k in d for d in drift)},
+            "seeds": seeds,
+            "runs": [str(runs[(arm, s)]) for s in seeds],
+        }
+        per_item[arm] = [sum(res["items"][n][i]["psnr_rgb"] for n in names) / len(names) for i in range(len(items))]
+    tests = {arm: paired(per_item["adaptive"], per_item[arm]) for arm in ARMS if arm != "adaptive"}
+    out = {"arms": arms, "paired_adaptive_minus": tests, "input_psnr_rgb": base["average"]["psnr_rgb"], "types": kinds,
+           "items": len(items), "test": f"Kodak24 ({'first ' + str(args.eval_limit) + ' photos' if args.eval_limit else 'all'}) x {len(kinds)} types, 256-px centre crops, degradation seed 1234",
+           "training": {"steps": steps, "batch": 2 if q else 8, "crop": 64 if q else args.crop, "lr": args.lr, "preset": "tiny" if q else args.preset,
+                        "data": "synthetic CDD-11 composites of BSD100 HR, T91, CBSD68", "seeds": seeds}, "quick": q}  # fmt: skip
+    from qualedge.atomic import atomic_write_json, atomic_write_text
+
+    atomic_write_json(res_dir / "restore_ablation.json", out)
+    atomic_write_text(res_dir / "restore_ablation.md", ablation_markdown(out))
+    print(ablation_markdown(out))
+    return out
+
+
+def _ms(d: dict, fmt: str = "{:+.2f}") -> str:
+    return (fmt + " ± {:.2f}").format(d["mean"], d["std"])
+
+
+def ablation_markdown(r: dict) -> str:
+    t = r["training"]
+    lines = ["# AdaQual-Diff ablation: prompts and diffusion, 3 seeds", "",
+             f"`python -m qualedge.benchmarks.restore_experiment --part ablation`: each arm trained {t['steps']} steps (batch {t['batch']}, {t['crop']}-px crops, "
+             f"lr {t['lr']} cosine, preset {t['preset']}, {t['data']}) with seeds {t['seeds']}; EMA weights evaluated on {r['test']} "
+             f"({r['items']} items). RGB PSNR gain over the degraded input ({r['input_psnr_rgb']:.2f} dB), mean ± standard deviation over seeds.", "",
+             "| arm | PSNR gain (dB) | SSIM | blockiness | pools moved | keys moved |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for arm, a in r["arms"].items():
+        d = a["prompt_drift"]
+        lines.append(f"| {arm} | {_ms(a['gain_rgb'])} | {_ms(a['ssim_rgb'], '{:.3f}')} | {_ms(a['blockiness'], '{:.3f}')} | "
+                     + (f"{_ms(d['drift_pools'], '{:.2f}')} | {_ms(d['drift_keys'], '{:.2f}')} |" if "drift_pools" in d else "- | - |"))  # fmt: skip
+    lines += ["", "Per type (mean gain over seeds, dB):", "", "| arm | " + " | ".join(r["types"]) + " |", "|---|" + "---|" * len(r["types"])]
+    for arm, a in r["arms"].items():
+        lines.append(f"| {arm} | " + " | ".join(f"{a['per_type_gain'][k]['mean']:+.2f}" for k in r["types"]) + " |")
+    lines += ["", "Adaptive minus each arm, paired over (image, type) items, PSNR averaged over seeds:", "", "| arm | mean diff (dB) | adaptive better | Wilcoxon p |", "|---|---|---|---|"]
+    for arm, tst in r["paired_adaptive_minus"].items():
+        lines.append(f"| {arm} | {tst['mean_diff']:+.3f} | {tst['wins']}/{tst['n']} | {tst['p_wilcoxon']:.3g} |")
+    lines += ["", "Verdicts (p < 0.05 and the seed spread not larger than the difference):", ""]
+    for arm, tst in r["paired_adaptive_minus"].items():
+        spread = max(r["arms"]["adaptive"]["gain_rgb"]["std"], r["arms"][arm]["gain_rgb"]["std"])
+        sig = tst["p_wilcoxon"] < 0.05 and abs(tst["mean_diff"]) > spread
+        what = {"uniform": "adaptive prompt complexity (the paper's claim) over one complexity", "none": "the prompt module (the paper's claim) over none",
+                "regression": "the diffusion process over a one-step regression with the same backbone"}[arm]  # fmt: skip
+        if not sig:
+            v = f"cannot be told at this scale ({tst['mean_diff']:+.3f} dB, p={tst['p_wilcoxon']:.3g}, seed spread {spread:.2f} dB)"
+        else:
+            v = ("holds" if tst["mean_diff"] > 0 else "fails: the other arm is better") + f" ({tst['mean_diff']:+.3f} dB, p={tst['p_wilcoxon']:.3g})"
+        lines.append(f"- {what}: {v}.")
+    lines += ["", "PSNR and SSIM steered nothing in training except through L_noise/L_quality (L1 to the clean image); blockiness "
+              "(qualedge.iqa.blockiness: luma steps on the 16-pixel grid against elsewhere, about 1 without grid artefacts) steered nothing.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def ship_part(args, data_img: Path, work: Path, res_dir: Path) -> None:
+    q = args.quick
+    steps = 4 if q else args.ship_steps
+    deployed = work / f"ship_{args.ship_arm}"
+    if finished_step(deployed) < steps:
+        run(["train-restore", *_train_args(args, data_img, steps, 0), *_arm_args(args.ship_arm), "--set", f'run.out="{deployed}"'])
     bundle = work / "bundle"
-    run(
-        [
-            "export-restore",
-            "--checkpoint",
-            str(deployed),
-            "-o",
-            str(bundle),
-            "--tile",
-            "64" if q else "256",
-            "--overwrite",
-        ]
-    )
+    run(["export-restore", "--checkpoint", str(deployed), "-o", str(bundle), "--tile", "64" if q else "256", "--overwrite"])
     dep = work / "eval_deployed"
-    run(["eval-restore", "--model", f"adaqual ({'tiny' if q else args.preset}, bundle)={bundle}", "--clean", str(kodak), "--crop", crop, *limit,
-          "-o", str(dep), "--title", "AdaQual-Diff per degradation type on held-out Kodak24 composites (runtime, tiled)", "--no-progress"])  # fmt: skip
+    limit = ["--limit", "2"] if q else []
+    run(["eval-restore", "--model", f"adaqual ({'tiny' if q else args.preset}, {args.ship_arm}, bundle)={bundle}", "--clean", str(data_img / "kodak24"),
+         "--crop", "64" if q else "256", *limit, "-o", str(dep), "--title", "AdaQual-Diff default per degradation type on held-out Kodak24 composites (runtime, tiled)",
+         "--no-progress"])  # fmt: skip
     lat = latency(bundle, 128 if q else 1024, 1 if q else 3)
     from qualedge.atomic import atomic_write_json, atomic_write_text
 
-    meta = {
-        "steps": steps,
-        "ship_steps": ship_steps,
-        "preset": "tiny" if q else args.preset,
-        "crop": args.crop,
-        "lr": args.lr,
-        "train_folders": folders,
-        "test": str(kodak),
-        "quick": q,
-    }
-    for src, name in ((abl, "restore_ablation"), (dep, "restore_cdd11")):
-        d = json.loads((src / "eval_restore.json").read_text())
-        d["experiment"] = meta
-        stem = res_dir / name
-        atomic_write_json(stem.with_suffix(".json"), d)
-        text = (src / "eval_restore.md").read_text()
-        if name == "restore_cdd11":
-            text += (f"\nCPU latency ({lat['input'][0]}x{lat['input'][1]}, 2 threads): unrolled graph {lat['unrolled']['seconds_per_mp']:.1f} s/MP, "
-                     f"step loop {lat['loop']['seconds_per_mp']:.1f} s/MP ({lat['unrolled_vs_loop']:.2f}x).\n")  # fmt: skip
-        if name == "restore_cdd11" and ship_steps:
-            text += f"\nThe deployed model is the adaptive arm trained {ship_steps} more steps (same recipe, cosine restart).\n"
-        text += (f"\nTraining: {steps} steps per model, batch {2 if q else 8}, {meta['crop'] if not q else 64}-pixel crops, lr {args.lr}, "
-                 f"{meta['preset']} preset, same data and seed; commands in benchmarks/restore_experiment.py.\n")  # fmt: skip
-        atomic_write_text(stem.with_suffix(".md"), text)
-        print(text)
+    meta = {"steps": steps, "arm": args.ship_arm, "preset": "tiny" if q else args.preset, "crop": args.crop, "lr": args.lr, "seed": 0,
+            "train_folders": ["bsd100/HR", "t91", "cbsd68"], "test": "kodak24", "quick": q}  # fmt: skip
+    d = json.loads((dep / "eval_restore.json").read_text())
+    d["experiment"] = meta
+    atomic_write_json(res_dir / "restore_cdd11.json", d)
+    text = (dep / "eval_restore.md").read_text() + (
+        f"\nCPU latency ({lat['input'][0]}x{lat['input'][1]}, 2 threads): unrolled graph {lat['unrolled']['seconds_per_mp']:.1f} s/MP, "
+        f"step loop {lat['loop']['seconds_per_mp']:.1f} s/MP ({lat['unrolled_vs_loop']:.2f}x).\n"
+        f"\nTraining: {steps} steps, arm {args.ship_arm}, batch {2 if q else 8}, {64 if q else args.crop}-pixel crops, lr {args.lr}, {meta['preset']} preset, seed 0; "
+        "commands in benchmarks/restore_experiment.py.\n")  # fmt: skip
+    atomic_write_text(res_dir / "restore_cdd11.md", text)
     atomic_write_json(res_dir / "restore_latency.json", lat)
+    print(text)
     if args.ship:
         from qualedge.export.defaults import RESTORE_WEIGHTS
 
@@ -169,64 +224,110 @@ def main(argv: list[str] | None = None) -> int:
         from qualedge.weights.load import save_state_dict
 
         ck = read_checkpoint(deployed)
-        save_state_dict(
-            RESTORE_WEIGHTS,
-            ck.state_dict,
-            metadata={"arch_id": "adaqual_unet", "source": str(resolve_checkpoint(deployed))},
-        )
+        save_state_dict(RESTORE_WEIGHTS, ck.state_dict, metadata={"arch_id": "adaqual_unet", "sampler": json.dumps(ck.meta["sampler"]),
+                                                                  "source": f"restore_experiment --part ship, {steps} steps"})  # fmt: skip
         shutil.copy(resolve_checkpoint(deployed) / "model.json", work / "shipped_model.json")
-        write_card(
-            json.loads((res_dir / "restore_cdd11.json").read_text()),
-            json.loads((res_dir / "restore_ablation.json").read_text()),
-            lat,
-            meta,
-            ck,
-        )
+        abl = res_dir / "restore_ablation.json"
+        example_figure(bundle, data_img / "kodak24", REPO / "docs" / "models" / "adaqual-default-example.jpg")
+        write_card(d, json.loads(abl.read_text()) if abl.is_file() else None, lat, meta, ck)
         print(f"shipped {RESTORE_WEIGHTS}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from qualedge import paths
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("ablation", "ship", "all"), default="all")
+    ap.add_argument("--work", default="runs/restore", help="working folder (re-runs skip finished steps)")
+    ap.add_argument("--quick", action="store_true", help="tiny settings to check the pipeline")
+    ap.add_argument("--steps", type=int, default=500, help="training steps per ablation arm and seed (500: about 4 minutes on one CPU thread)")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds of every ablation arm")
+    ap.add_argument("--eval-limit", type=int, default=12, help="Kodak24 photos in the ablation's test (each with all 11 types)")
+    ap.add_argument("--crop", type=int, default=96, help="training crop side, a multiple of 16 (96)")
+    ap.add_argument("--lr", type=float, default=5e-4, help="peak learning rate, cosine-annealed (5e-4)")
+    ap.add_argument("--preset", default="default", help="adaqual_unet size preset (default: 1.7 M parameters)")
+    ap.add_argument("--ship-arm", choices=tuple(ARMS), default="adaptive", help="the arm the default is trained as")
+    ap.add_argument("--ship-steps", type=int, default=7000, help="training steps of the default model")
+    ap.add_argument("--ship", action="store_true", help="copy the default model to the embedded default weights and write its card")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    data = paths.shared_data_dir()
+    if data is None:
+        print("restore_experiment needs the data folder (QUALEDGE_DATA)", file=sys.stderr)
+        return 2
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    res_dir = Path(args.out)
+    res_dir.mkdir(parents=True, exist_ok=True)
+    if args.part in ("ablation", "all"):
+        ablation(args, data / "images", work, res_dir)
+    if args.part in ("ship", "all"):
+        ship_part(args, data / "images", work, res_dir)
     return 0
 
 
-def write_card(cdd: dict, abl: dict, lat: dict, meta: dict, ck) -> None:
+def example_figure(bundle: Path, kodak: Path, out: Path, *, photo: str = "kodim23", kinds: tuple[str, ...] = ("haze_rain", "low_snow"), seed: int = 7) -> None:
+    """Rows of degraded | restored (the bundle through the runtime) | clean, 256-px centre crops of a held-out photo."""
+    import numpy as np
+    from qualedge.runtime.diffusion_restorer import image_runner
+
+    from qualedge.data.degradations.composite import composite
+    from qualedge.io import read_image, write_image
+
+    rgb = read_image(kodak / f"{photo}.png").rgb
+    h, w = rgb.shape[:2]
+    clean = np.ascontiguousarray(rgb[(h - 256) // 2 : (h + 256) // 2, (w - 256) // 2 : (w + 256) // 2])
+    run_b = image_runner(bundle)
+    rows = []
+    for i, k in enumerate(kinds):
+        deg = composite(clean, k, np.random.default_rng([seed, i]), 1.0)
+        rows.append(np.concatenate([deg, run_b(deg, seed), clean], axis=1))
+    write_image(out, np.concatenate(rows, axis=0), quality=90)
+
+
+def write_card(cdd: dict, abl: dict | None, lat: dict, meta: dict, ck) -> None:
     from qualedge.atomic import atomic_write_text
 
     model_name = next(n for n in cdd["rows"] if n != "input")
     rows, base = cdd["rows"][model_name], cdd["rows"]["input"]
     gains = {k: rows[k]["psnr_rgb"] - base[k]["psnr_rgb"] for k in cdd["types"]}
     avg = rows["average"]["psnr_rgb"] - base["average"]["psnr_rgb"]
-    hp = ck.hyperparameters
+    hp, sampler = ck.hyperparameters, ck.meta.get("sampler", {})
     lines = [
         "# AdaQual-Diff default (the embedded restoration model)", "",
-        f"- **What**: the AdaQual-Diff denoiser (`adaqual_unet`, width {hp['width']}, prompts {hp['prompt_mode']}, "
-        f"{sum(v.numel() for v in ck.state_dict.values()) / 1e6:.2f} M parameters), DDIM with K = 2 steps; "
-        "`qualedge restore --restore-bundle default`; file `qualedge/assets/weights/adaqual_default.safetensors`.",
-        f"- **Training** (`python -m qualedge.benchmarks.restore_experiment --ship --ship-steps {meta['ship_steps']}`, 2-core CPU): "
-        f"{meta['steps'] + meta['ship_steps']} steps ({meta['steps']} as the ablation's adaptive arm, then {meta['ship_steps']} more with a cosine restart), batch 8, "
-        f"{meta['crop']}-pixel crops, lr {meta['lr']} cosine; synthetic CDD-11 composites (all 11 types) of BSD100 HR, T91 and CBSD68 "
-        "photos; quality maps from the quality head; L_noise (L1 on the clean residual) + quality-weighted L1 + perceptual loss on "
-        "low-quality regions.",
+        f"- **What**: the AdaQual-Diff denoiser (`adaqual_unet`, width {hp['width']}, prompts {hp['prompt_mode']}, lattice {hp.get('down')}/{hp.get('up')}, "
+        f"{sum(v.numel() for v in ck.state_dict.values()) / 1e6:.2f} M parameters), objective {sampler.get('objective')}, "
+        f"{sampler.get('steps')} step(s) with {sampler.get('spacing')} timestep spacing; `qualedge restore --restore-bundle default`; "
+        "file `qualedge/assets/weights/adaqual_default.safetensors`.",
+        f"- **Training** (`python -m qualedge.benchmarks.restore_experiment --part ship --ship-arm {meta['arm']} --ship-steps {meta['steps']} --ship`, "
+        f"2-core CPU, one thread): {meta['steps']} steps from scratch, seed {meta['seed']}, batch 8, {meta['crop']}-pixel crops, lr {meta['lr']} cosine; "
+        "synthetic CDD-11 composites (all 11 types) of BSD100 HR, T91 and CBSD68 photos; quality maps from the quality head; "
+        f"L_noise (L1 on the clean residual) + quality-weighted L1 + perceptual loss on low-quality regions (extractor: {ck.meta.get('resolved', {}).get('perceptual_extractor', 'unknown')}).",
         "- **Test**: Kodak24 (not used to train the restoration model; the quality head saw Kodak tiles), every image "
         "degraded with each of the 11 types (seed 1234), 256-pixel centre crops, run through the exported bundle and the tiled "
-        "runtime (tile 256, ONNX Runtime, CPU). PSNR on RGB, outputs quantised to 8 bits.",
+        "runtime (tile 256, ONNX Runtime, CPU). PSNR on RGB, outputs quantised to 8 bits. PSNR, SSIM and blockiness steered "
+        "nothing but the L1 terms of training.",
         "- **Licence**: weights by qualedge, Apache-2.0 like the code; training photos for research use.",
         "", "## PSNR gain over the degraded input, per type", "",
-        "| type | input PSNR | restored PSNR | gain | restored SSIM |", "|---|---|---|---|---|",
+        "| type | input PSNR | restored PSNR | gain | restored SSIM | blockiness |", "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for k in cdd["types"]:
-        lines.append(
-            f"| {k} | {base[k]['psnr_rgb']:.2f} | {rows[k]['psnr_rgb']:.2f} | {gains[k]:+.2f} dB | {rows[k]['ssim_rgb']:.3f} |"
-        )
-    verdict = "met" if avg >= 3.0 else f"not met, gap {3.0 - avg:.2f} dB"
-    low = [gains[k] for k in cdd["types"] if "low" in k.split("_")]
-    rest = [gains[k] for k in cdd["types"] if "low" not in k.split("_")]
-    split = (f"The {len(low)} types with low light gain {sum(low) / len(low):+.2f} dB on average, the other {len(rest)} "
-             f"{sum(rest) / len(rest):+.2f} dB: recovering an unknown exposure and gamma from a tile is where this small, "
-             "briefly trained model falls short.") if low and rest else ""  # fmt: skip
+        lines.append(f"| {k} | {base[k]['psnr_rgb']:.2f} | {rows[k]['psnr_rgb']:.2f} | {gains[k]:+.2f} dB | {rows[k]['ssim_rgb']:.3f} | {rows[k]['blockiness']:.3f} |")
+    worst = min(gains, key=gains.get)
+    v_avg = "met" if avg >= TARGET_AVG else f"not met, gap {TARGET_AVG - avg:.2f} dB"
+    v_type = "met" if gains[worst] >= TARGET_TYPE else f"not met: {sum(g < TARGET_TYPE for g in gains.values())} types below, worst {worst} {gains[worst]:+.2f} dB"
     lines += [f"| **average** | {base['average']['psnr_rgb']:.2f} | {rows['average']['psnr_rgb']:.2f} | **{avg:+.2f} dB** | "
-              f"{rows['average']['ssim_rgb']:.3f} |", "", f"Target: >= +3 dB on average ({verdict}). {split}".strip(), "",
+              f"{rows['average']['ssim_rgb']:.3f} | {rows['average']['blockiness']:.3f} |", "",
+              f"Targets: average gain >= +{TARGET_AVG:.0f} dB ({v_avg}); every type >= +{TARGET_TYPE:.0f} dB ({v_type}); blockiness "
+              f"{rows['average']['blockiness']:.3f} against {base['average']['blockiness']:.3f} for the degraded input (about 1 without grid artefacts).", "",
               f"CPU latency ({lat['input'][0]}x{lat['input'][1]} input, 2 threads, ONNX Runtime): **{lat['unrolled']['seconds_per_mp']:.1f} s per "
-              f"megapixel** with the unrolled 2-step graph, {lat['loop']['seconds_per_mp']:.1f} s/MP with the per-step loop.", "",
-              "Prompt ablation (same budget, PyTorch on whole crops), average RGB PSNR: "
-              + ", ".join(f"{n} {r['average']['psnr_rgb']:.2f} dB" for n, r in abl["rows"].items()) + " (benchmarks/results/restore_ablation.md).", ""]  # fmt: skip
+              f"megapixel** with the unrolled graph, {lat['loop']['seconds_per_mp']:.1f} s/MP with the per-step loop.", ""]  # fmt: skip
+    if abl:
+        lines += ["Ablation (benchmarks/results/restore_ablation.md, shorter runs, seeds " + str(abl["training"]["seeds"]) + "), mean RGB PSNR gain: "
+                  + ", ".join(f"{n} {_ms(a['gain_rgb'])} dB" for n, a in abl["arms"].items()) + ".", ""]  # fmt: skip
+    lines += ["## Looked at", "", "![degraded, restored, clean](adaqual-default-example.jpg)", "",
+              "Kodak `kodim23` (held out), 256-pixel centre crop, with `haze_rain` (top) and `low_snow` (bottom), seed 7: degraded, restored by "
+              "the default bundle through the runtime, clean (`example_figure` in benchmarks/restore_experiment.py).", ""]  # fmt: skip
     atomic_write_text(REPO / "docs" / "models" / "adaqual-default.md", "\n".join(lines))
 
 

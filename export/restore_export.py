@@ -23,7 +23,7 @@ import torch
 
 from qualedge._version import __version__
 from qualedge.bundle import ABI_VERSION, Form, Manifest, ModelEntry, write_manifest
-from qualedge.diffusion import DDIMSchedule, StepDenoiser, UnrolledSampler
+from qualedge.diffusion import SamplerSpec, StepDenoiser, UnrolledSampler
 from qualedge.errors import ConfigError
 from qualedge.weights.cache import sha256_file
 
@@ -93,20 +93,23 @@ def export_restore_bundle(
     model, desc, info = resolve_model(src)
     if desc.arch_id != "adaqual_unet":
         raise ConfigError(f"{checkpoint or weights} holds a {desc.arch_id} model, not an AdaQual-Diff restoration model (adaqual_unet)")
-    if checkpoint and steps is None:
+    if checkpoint:
         from qualedge.checkpoint import read_checkpoint
 
-        steps = int(read_checkpoint(checkpoint).meta.get("steps_inference", 2))
-    steps = int(steps or 2)
+        how = SamplerSpec.from_meta(read_checkpoint(checkpoint).meta, steps=steps)
+    else:
+        from qualedge.weights.load import read_metadata
+
+        how = SamplerSpec.from_meta(read_metadata(weights), steps=steps)
+    steps = how.steps
     mult = desc.size.multiple_of
     if tile % mult or tile < 2 * mult:
         raise ConfigError(f"tile {tile} must be a multiple of {mult} and at least {2 * mult} (the U-Net's downsamplings)")
     overlap = min(32, tile // 4) if overlap is None else overlap
     if not 0 <= overlap * 4 <= tile:
         raise ConfigError(f"overlap {overlap}: the runtime's tile overlap must be in [0, tile / 4] = [0, {tile // 4}] for tile {tile}")
-    schedule = DDIMSchedule()
-    coefs = schedule.coefficients(steps)
-    step_mod, unrolled = StepDenoiser(model).eval(), UnrolledSampler(model, steps, schedule).eval()
+    coefs = how.coefficients()
+    step_mod, unrolled = StepDenoiser(model).eval(), UnrolledSampler(model, coefficients=coefs).eval()
     qs = tile // CELL
     cases = _parity_cases(tile, seed)
     with staging_folder(out, overwrite=overwrite) as tmp:
@@ -150,6 +153,8 @@ def export_restore_bundle(
             "restore_step": "restore_step",
             "steps": steps,
             "coefficients": [list(c) for c in coefs],
+            "sampler": how.to_dict(),
+            "noise_scale": how.noise_scale,
             "tile": tile,
             "overlap": overlap,
             "seed": seed,

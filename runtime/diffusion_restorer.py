@@ -29,7 +29,7 @@ MODES = ("unrolled", "loop")
 class _GraphRunner:
     """One multi-input model of the bundle: ONNX Runtime on its ONNX form, or PyTorch on its safetensors."""
 
-    def __init__(self, folder: Path, entry: ModelEntry, *, backend: str, device: str, threads: int | None, steps: int, unrolled: bool) -> None:
+    def __init__(self, folder: Path, entry: ModelEntry, *, backend: str, device: str, threads: int | None, coefficients: list, unrolled: bool) -> None:
         self.backend = backend
         if backend == "ort":
             from qualedge.runtime.backends.ort import OrtBackend
@@ -55,7 +55,7 @@ class _GraphRunner:
             if threads:
                 torch.set_num_threads(threads)
             self.device = torch.device(device)
-            self.module = (UnrolledSampler(net, steps) if unrolled else StepDenoiser(net)).to(self.device).eval()
+            self.module = (UnrolledSampler(net, coefficients=coefficients) if unrolled else StepDenoiser(net)).to(self.device).eval()
         else:
             raise ConfigError(f"restoration bundles run on the 'ort' or 'torch' backend, not {backend!r}")
 
@@ -86,6 +86,8 @@ class DiffusionRestorer(Restorer):
             raise ConfigError(f"restoration bundles hold fp32 graphs (the prompt module's attention and LayerNorm statistics); got precision {opts.precision!r}")
         self.mode, self.seed = mode, int(pol.get("seed", 0) if seed is None else seed)
         self.steps, self.coefficients = int(pol["steps"]), [tuple(c) for c in pol["coefficients"]]
+        # 0 for a regression model (one step from a zero residual); bundles from before the field: diffusion
+        self.noise_scale = float(pol.get("noise_scale", 1.0))
         self.precision, self.threshold = "fp32", float("nan")
         self.policy, self.route_mode, self.heavy_fraction, self.signal, self.router = "compact", None, None, None, None
         self.scale, self.in_channels, self.multiple = 1, 3, 16
@@ -96,12 +98,15 @@ class DiffusionRestorer(Restorer):
         # ONNX: each mode has its own graph; PyTorch: both modes build on the one safetensors form of "restore"
         entry = self.manifest.model(pol["restore"] if mode == "unrolled" or opts.backend == "torch" else pol["restore_step"])
         self.models = [entry]
-        self.graph = _GraphRunner(self.folder, entry, backend=opts.backend, device=opts.device, threads=opts.threads, steps=self.steps, unrolled=mode == "unrolled")
+        self.graph = _GraphRunner(self.folder, entry, backend=opts.backend, device=opts.device, threads=opts.threads,
+                                  coefficients=self.coefficients, unrolled=mode == "unrolled")  # fmt: skip
         self.qhead = self._open(self.manifest.model(pol["quality_model"]), "fp32")
         self.backends, self._fp32 = [], {}
         self.blend_impl = self._choose_blend(opts.blend)
 
     def _noise(self, i: int, n_cols: int, shape: tuple[int, ...]) -> np.ndarray:
+        if self.noise_scale == 0.0:
+            return np.zeros((n_cols, *shape), np.float32)
         out = np.empty((n_cols, *shape), np.float32)
         for j in range(n_cols):
             out[j] = np.clip(np.random.default_rng([self.seed, i, j]).standard_normal(shape, dtype=np.float32), -1, 1)
@@ -142,7 +147,8 @@ class DiffusionRestorer(Restorer):
         s.pop("decisions", None)
         s.pop("routing", None)
         s["quality"].pop("threshold", None)
-        s["restoration"] = {"mode": self.mode, "steps": self.steps, "seed": self.seed, "prompt_mode": self.manifest.policy.get("prompt_mode")}
+        s["restoration"] = {"mode": self.mode, "steps": self.steps, "seed": self.seed, "prompt_mode": self.manifest.policy.get("prompt_mode"),
+                            "objective": self.manifest.policy.get("sampler", {}).get("objective", "diffusion")}  # fmt: skip
         return res
 
 

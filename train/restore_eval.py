@@ -92,7 +92,7 @@ def model_runner(source: str, *, steps: int | None = None) -> Callable[[np.ndarr
         raise ConfigError(f"{source} is a bundle; evaluate it with 'qualedge eval-restore' (which runs bundles through the runtime)")
     from qualedge.archs import detect_arch, get_arch
     from qualedge.checkpoint import split_reference
-    from qualedge.diffusion import UnrolledSampler
+    from qualedge.diffusion import SamplerSpec, UnrolledSampler
     from qualedge.iqa.head import load_quality_head
     from qualedge.weights.zoo import load_into
 
@@ -102,17 +102,18 @@ def model_runner(source: str, *, steps: int | None = None) -> Callable[[np.ndarr
         ck = read_checkpoint(source)
         net, _ = get_arch(ck.arch_id).build(**ck.hyperparameters)
         load_into(net, ck.state_dict, source=str(p))
-        steps = steps or int(ck.meta.get("steps_inference", 2))
+        how = SamplerSpec.from_meta(ck.meta, steps=steps)
     elif p.is_file():
-        from qualedge.weights.load import load_state_dict
+        from qualedge.weights.load import load_state_dict, read_metadata
 
         sd = load_state_dict(p)
         spec = detect_arch(sd)
         net, _ = spec.build(**spec.infer(sd))
         load_into(net, sd, source=str(p))
+        how = SamplerSpec.from_meta(read_metadata(p), steps=steps)
     else:
         raise ConfigError(f"model {source}: not a checkpoint/run folder, weights file or restoration bundle")
-    sampler = UnrolledSampler(net.eval(), steps or 2)
+    sampler = UnrolledSampler(net.eval(), coefficients=how.coefficients())
     head = load_quality_head()
 
     @torch.inference_mode()
@@ -120,10 +121,11 @@ def model_runner(source: str, *, steps: int | None = None) -> Callable[[np.ndarr
         x, h, w = _pad16(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None])
         q = head.cell_map(x)
         g = torch.Generator().manual_seed(seed)
-        noise = torch.randn(x.shape, generator=g).clamp(-1, 1)
+        noise = torch.randn(x.shape, generator=g).clamp(-1, 1) * how.noise_scale
         y = sampler(x, q, noise)[0, :, :h, :w]
         return np.ascontiguousarray(y.numpy().transpose(1, 2, 0))
 
+    run.sampler = how  # type: ignore[attr-defined]
     return run
 
 
@@ -164,12 +166,24 @@ def evaluate(models: Sequence[tuple[str, str | Runner]], items: list[EvalItem], 
             it_iter = tqdm(items, desc=f"eval-restore {name}", leave=False)
         for j, it in enumerate(it_iter):
             per[name][it.kind].append(_scores(run(it.degraded, seed + j), it.clean))
+    # per image and type, in item order (for paired tests across models): name, type and every column
+    items_out = {name: [{"image": it.name, "type": it.kind, **sc} for it, sc in zip(items, _in_item_order(by_kind, items))] for name, by_kind in per.items()}
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for name, by_kind in per.items():
         rows[name] = {k: {c: float(np.mean([s[c] for s in v])) for c in COLUMNS} for k, v in by_kind.items()}
         rows[name]["average"] = {c: float(np.mean([rows[name][k][c] for k in kinds])) for c in COLUMNS}
     sources = {n: (s if isinstance(s, str) else getattr(s, "source", repr(s))) for n, s in models}
-    return {"rows": rows, "types": kinds, "n": {k: sum(1 for it in items if it.kind == k) for k in kinds}, "models": sources}
+    return {"rows": rows, "types": kinds, "n": {k: sum(1 for it in items if it.kind == k) for k in kinds}, "models": sources, "items": items_out}
+
+
+def _in_item_order(by_kind: dict[str, list[dict[str, float]]], items: list[EvalItem]) -> list[dict[str, float]]:
+    """The per-type score lists back in the order of ``items`` (each type's list was filled in item order)."""
+    pos = {k: 0 for k in by_kind}
+    out = []
+    for it in items:
+        out.append(by_kind[it.kind][pos[it.kind]])
+        pos[it.kind] += 1
+    return out
 
 
 def markdown(res: dict[str, Any], title: str = "") -> str:

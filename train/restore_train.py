@@ -10,7 +10,10 @@ Losses (all weights configurable):
   upsampled to pixels); eps guards a constant map (then w = 0 everywhere and the term vanishes);
 - lambda_2 * L_percep: perceptual feature L1 restricted to low-quality regions (q < tau), the mask resized to each
   feature map.
-Ablation switch: ``model.prompt_mode`` = adaptive | uniform | none.
+Ablation switches: ``model.prompt_mode`` = adaptive | uniform | none; ``objective`` = diffusion | regression (the
+one-step control with the same backbone: t = T - 1 and r_t = 0 in training and at inference, so only the L_noise
+term's target is learnt, without the diffusion process). ``spacing`` picks the inference timesteps (trailing: the
+first step sees pure noise, as in training); the checkpoint records the sampler (qualedge.diffusion.SamplerSpec).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from torch import nn
 
 from qualedge.archs import get_arch
 from qualedge.config import to_dict
-from qualedge.diffusion import DDIMSchedule
+from qualedge.diffusion import DDIMSchedule, SamplerSpec
 from qualedge.errors import ConfigError
 
 
@@ -64,11 +67,20 @@ class RestoreOptimConfig:
 class TrainRestoreConfig:
     quality_metric: str = "qhead"
     steps_inference: int = 2
+    objective: str = "diffusion"  # "diffusion" | "regression"
+    spacing: str = "trailing"  # inference timestep spacing: "trailing" | "leading"
     model: RestoreModelConfig = field(default_factory=RestoreModelConfig)
     data: RestoreDataConfig = field(default_factory=RestoreDataConfig)
     loss: RestoreLossConfig = field(default_factory=RestoreLossConfig)
     optim: RestoreOptimConfig = field(default_factory=RestoreOptimConfig)
     run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/train-restore", ema=0.995))
+
+
+def sampler_spec(cfg: TrainRestoreConfig) -> SamplerSpec:
+    """How the trained model is sampled (recorded in the checkpoint)."""
+    if cfg.objective == "regression":
+        return SamplerSpec.regression()
+    return SamplerSpec(objective=cfg.objective, steps=cfg.steps_inference, spacing=cfg.spacing)
 
 
 def prompt_drift(current: dict[str, torch.Tensor], init: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -134,7 +146,9 @@ class RestoreTask:
         self.prompt_init = {n: named[n].detach().clone() for n in prompt_names if n in named}
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, cfg.run.steps), eta_min=o.lr * o.min_lr_ratio)
         self.ema = EMA(self.raw, cfg.run.ema) if cfg.run.ema > 0 else None
+        self.sampler = sampler_spec(cfg)
         self.schedule = DDIMSchedule()
+        trainer.set_resolved("sampler", self.sampler.to_dict())
         self.qmap = QualityMapper(cfg.quality_metric, dev)
         self.percep = PerceptualLoss(cfg.loss.perceptual_net, log=trainer.log).to(dev) if cfg.loss.lambda_percep > 0 else None
         trainer.set_resolved("perceptual_extractor", self.percep.source if self.percep is not None else "none (weight 0)")
@@ -159,9 +173,13 @@ class RestoreTask:
         lc = self.cfg.loss
         q = self.qmap(x)
         r0 = gt - x
-        t = torch.randint(0, self.schedule.T, (x.shape[0],), device=dev)
-        noise = torch.randn_like(r0).clamp(-1, 1)
-        r_t = self.schedule.add_noise(r0, noise, t)
+        if self.sampler.objective == "regression":  # one step from zero, at the timestep inference uses
+            t = torch.full((x.shape[0],), self.schedule.T - 1, device=dev, dtype=torch.long)
+            r_t = torch.zeros_like(r0)
+        else:
+            t = torch.randint(0, self.schedule.T, (x.shape[0],), device=dev)
+            noise = torch.randn_like(r0).clamp(-1, 1)
+            r_t = self.schedule.add_noise(r0, noise, t)
         with self.trainer.autocast():
             r0_hat = self.net(x, r_t, t.float(), q).float()
         x0_hat = x + r0_hat
@@ -197,7 +215,7 @@ class RestoreTask:
 
         raw = {k: v.detach().cpu() for k, v in self.raw.state_dict().items()} if self.ema is not None else None
         write_model(folder, arch_id="adaqual_unet", hyperparameters=dict(self.desc.hyperparameters), state_dict=self.export_state_dict(), raw_state_dict=raw,
-                    meta={"step": step, "config": to_dict(self.cfg), "steps_inference": self.cfg.steps_inference, "quality_metric": self.cfg.quality_metric,
+                    meta={"step": step, "config": to_dict(self.cfg), "steps_inference": self.sampler.steps, "sampler": self.sampler.to_dict(), "quality_metric": self.cfg.quality_metric,
                           "resolved": self.trainer.resolved})  # fmt: skip
 
     def state(self) -> dict[str, Any]:
@@ -224,7 +242,8 @@ def train_restore(cfg: TrainRestoreConfig, log=print) -> dict[str, Any]:
     trainer = Trainer(cfg.run, config_dict=to_dict(cfg), log=log)
     try:
         task = RestoreTask(cfg, trainer)
-        trainer.log(f"AdaQual-Diff: {task.desc.param_count / 1e6:.2f} M parameters, prompts {cfg.model.prompt_mode}, quality map {cfg.quality_metric}")
+        trainer.log(f"AdaQual-Diff: {task.desc.param_count / 1e6:.2f} M parameters, prompts {cfg.model.prompt_mode}, quality map {cfg.quality_metric}, "
+                    f"sampler {task.sampler.to_dict()}")
         ds = RestoreDataset(cfg.data, length=cfg.run.batch * max(1, cfg.run.ckpt_every), rank=trainer.dist.rank, log=trainer.log)
         trainer.log(f"data: {len(ds.clean)} clean photos, {len(ds.pairs)} pairs" + (f"; {ds.skipped} photos smaller than a crop skipped" if ds.skipped else ""))
 

@@ -8,6 +8,11 @@ NAFBlock: LayerNorm2d -> 1x1 conv (2c) -> depthwise 3x3 -> SimpleGate -> simplif
 scaled residual; then LayerNorm2d -> time modulation (scale, shift) -> 1x1 conv (2c) -> SimpleGate -> 1x1 conv,
 scaled residual. Every op is plain (no custom kernels), so the graph exports to ONNX.
 
+Sampling lattice: every preset uses ``down="conv4"`` (4x4 stride-2 convolutions, overlapping) and ``up="bilinear"``
+(1x1 conv, then bilinear x2); ``down="conv2"``/``up="shuffle"`` (2x2 stride-2 convolutions and 1x1 conv +
+PixelShuffle, as released, and the value when a checkpoint names neither) tile every level into non-overlapping
+cells, and a briefly trained model shows that 16-pixel lattice as block artefacts (benchmarks/results/block_cause.md).
+
 Sizes: ``tiny`` (width 8, one block per level, CPU tests) up to ``paper`` (width 64, encoder [1, 1, 1, 18], 1024
 channels at the bottleneck, about 60 M parameters with the prompt module).
 """
@@ -24,6 +29,9 @@ from torch import nn
 
 from qualedge.archs.adaqual_prompt import AdaptivePrompt
 from qualedge.archs.descriptor import ArchSpec, SizeRequirements, Tiling
+
+DOWNS = ("conv4", "conv2")
+UPS = ("bilinear", "shuffle")
 
 
 class LayerNorm2d(nn.Module):
@@ -88,8 +96,12 @@ class AdaQualUNet(nn.Module):
         min_tokens: int = 5,
         tau: float = 0.5,
         top_k: int = 3,
+        down: str = "conv2",
+        up: str = "shuffle",
     ) -> None:
         super().__init__()
+        if down not in DOWNS or up not in UPS:
+            raise ValueError(f"down must be one of {DOWNS} and up one of {UPS}, got {down!r}, {up!r}")
         if len(enc_blocks) != len(dec_blocks):
             raise ValueError("enc_blocks and dec_blocks must have the same length")
         self.levels = len(enc_blocks)
@@ -102,7 +114,7 @@ class AdaQualUNet(nn.Module):
         c = width
         for n in enc_blocks:
             self.encoders.append(nn.ModuleList(NAFBlock(c, tdim) for _ in range(n)))
-            self.downs.append(nn.Conv2d(c, 2 * c, 2, 2))
+            self.downs.append(nn.Conv2d(c, 2 * c, 2, 2) if down == "conv2" else nn.Conv2d(c, 2 * c, 4, 2, 1))
             c *= 2
         self.middle = nn.ModuleList(NAFBlock(c, tdim) for _ in range(middle_blocks))
         self.prompt = AdaptivePrompt(
@@ -111,7 +123,10 @@ class AdaQualUNet(nn.Module):
         )  # fmt: skip
         self.ups, self.decoders = nn.ModuleList(), nn.ModuleList()
         for n in dec_blocks:
-            self.ups.append(nn.Sequential(nn.Conv2d(c, 2 * c, 1, bias=False), nn.PixelShuffle(2)))
+            if up == "shuffle":
+                self.ups.append(nn.Sequential(nn.Conv2d(c, 2 * c, 1, bias=False), nn.PixelShuffle(2)))
+            else:
+                self.ups.append(nn.Sequential(nn.Conv2d(c, c // 2, 1, bias=False), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)))
             c //= 2
             self.decoders.append(nn.ModuleList(NAFBlock(c, tdim) for _ in range(n)))
         self.multiple = 2**self.levels
@@ -166,7 +181,10 @@ def _infer(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
 
     levels = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("encoders."))
     pools = sd["prompt.pools"]
+    up_w = sd["ups.0.0.weight"]
     return dict(
+        down="conv2" if sd["downs.0.weight"].shape[-1] == 2 else "conv4",
+        up="shuffle" if up_w.shape[0] == 2 * up_w.shape[1] else "bilinear",
         width=width,
         enc_blocks=tuple(count("encoders", i) for i in range(levels)),
         middle_blocks=len({k.split(".")[1] for k in sd if k.startswith("middle.")}),
@@ -178,6 +196,8 @@ def _infer(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     )
 
 
+_LATTICE = {"down": "conv4", "up": "bilinear"}
+
 SPEC = ArchSpec(
     id="adaqual_unet",
     name="AdaQual-Diff denoiser (NAFNet U-Net, time conditioning, adaptive quality prompts)",
@@ -185,12 +205,13 @@ SPEC = ArchSpec(
     defaults=dict(
         width=16, enc_blocks=(1, 1, 1, 1), middle_blocks=1, dec_blocks=(1, 1, 1, 1), prompt_dim=64, prompt_mode="adaptive",
         complexity="minmax", regions=4, global_tokens=8, pool_size=10, max_tokens=32, min_tokens=5, tau=0.5, top_k=3,
+        down="conv2", up="shuffle",
     ),  # fmt: skip
     presets={
-        "tiny": dict(width=8, prompt_dim=16, pool_size=4, max_tokens=8, min_tokens=2, global_tokens=2, top_k=2),
-        "default": {},
-        "small": dict(width=24, enc_blocks=(1, 1, 2, 2), dec_blocks=(1, 1, 1, 1), prompt_dim=48, max_tokens=16),
-        "paper": dict(width=64, enc_blocks=(1, 1, 1, 18), dec_blocks=(1, 1, 1, 1), prompt_dim=64, max_tokens=32, pool_size=10),
+        "tiny": dict(width=8, prompt_dim=16, pool_size=4, max_tokens=8, min_tokens=2, global_tokens=2, top_k=2, **_LATTICE),
+        "default": dict(_LATTICE),
+        "small": dict(width=24, enc_blocks=(1, 1, 2, 2), dec_blocks=(1, 1, 1, 1), prompt_dim=48, max_tokens=16, **_LATTICE),
+        "paper": dict(width=64, enc_blocks=(1, 1, 1, 18), dec_blocks=(1, 1, 1, 1), prompt_dim=64, max_tokens=32, pool_size=10, **_LATTICE),
     },
     describe=_describe,
     detect=_detect,

@@ -22,9 +22,13 @@ def test_paper1_experiment_quick(shared_data: Path, tmp_path: Path) -> None:
 
 def test_restore_experiment_quick(shared_data: Path, tmp_path: Path) -> None:
     res = tmp_path / "results"
-    assert restore_experiment.main(["--quick", "--work", str(tmp_path / "work"), "--out", str(res)]) == 0
+    assert restore_experiment.main(["--quick", "--seeds", "0,1", "--work", str(tmp_path / "work"), "--out", str(res)]) == 0
     abl = json.loads((res / "restore_ablation.json").read_text())
-    assert set(abl["rows"]) >= {"adaptive", "uniform", "none", "input"}
+    assert set(abl["arms"]) == {"adaptive", "uniform", "none", "regression"}
+    assert all(a["seeds"] == [0, 1] and a["gain_rgb"]["n"] == 2 for a in abl["arms"].values())
+    assert set(abl["paired_adaptive_minus"]) == {"uniform", "none", "regression"} and abl["arms"]["adaptive"]["prompt_drift"]["drift_pools"]["mean"] > 0
+    md = (res / "restore_ablation.md").read_text()
+    assert "| regression |" in md and "Verdicts" in md
     cdd = json.loads((res / "restore_cdd11.json").read_text())
     assert len(cdd["types"]) == 11 and cdd["experiment"]["quick"] is True
     lat = json.loads((res / "restore_latency.json").read_text())

@@ -99,7 +99,9 @@ def test_quality_weight_and_ddim() -> None:
     assert w.max() == pytest.approx(1.0, abs=1e-5) and w.min() == 0.0 and w[0, 0, 0, 1] == pytest.approx(0.5, abs=1e-5)
     assert torch.equal(quality_weight(torch.full((1, 1, 2, 2), 0.4)), torch.zeros(1, 1, 2, 2))
     s = DDIMSchedule()
-    assert s.timesteps(2) == [500, 0] and s.timesteps(4) == [750, 500, 250, 0]
+    assert s.timesteps(2) == [999, 499] and s.timesteps(4) == [999, 749, 499, 249] and s.timesteps(1) == [999]
+    legacy = DDIMSchedule(spacing="leading")
+    assert legacy.timesteps(2) == [500, 0] and legacy.timesteps(4) == [750, 500, 250, 0]
     with pytest.raises(ValueError, match="sampling steps"):
         s.timesteps(0)
     from qualedge.archs import build_model
@@ -111,6 +113,41 @@ def test_quality_weight_and_ddim() -> None:
         a = UnrolledSampler(net.eval(), 2)(x, q, n)
         b = sample_loop(StepDenoiser(net), x, q, n, 2)
     assert torch.allclose(a, b, atol=1e-6) and a.min() >= 0 and a.max() <= 1
+
+
+def test_sampler_spec_roundtrip_and_legacy() -> None:
+    from qualedge.diffusion import SamplerSpec
+    from qualedge.errors import ConfigError
+
+    # a checkpoint from before the spec: 2 leading-spaced diffusion steps
+    assert SamplerSpec.from_meta({"steps_inference": 2}) == SamplerSpec("diffusion", 2, "leading")
+    new = SamplerSpec(steps=3)
+    assert SamplerSpec.from_meta({"sampler": new.to_dict()}) == new
+    assert SamplerSpec.from_meta({"sampler": json.dumps(new.to_dict())}, steps=4).steps == 4  # weights metadata is text
+    reg = SamplerSpec.regression()
+    assert reg.noise_scale == 0.0 and reg.coefficients()[0][0] == 999 and SamplerSpec.from_meta({"sampler": reg.to_dict()}, steps=4) == reg
+    with pytest.raises(ConfigError, match="regression"):
+        SamplerSpec(objective="regression", steps=2)
+    with pytest.raises(ConfigError, match="unknown keys"):
+        SamplerSpec.from_meta({"sampler": {"objective": "diffusion", "eta": 1}})
+
+
+def test_lattice_options_and_legacy_weights_detected() -> None:
+    from qualedge.archs import detect_arch, get_arch
+
+    spec = get_arch("adaqual_unet")
+    new, _ = spec.build("tiny")
+    legacy, _ = spec.build("tiny", down="conv2", up="shuffle")
+    assert new.downs[0].kernel_size == (4, 4) and isinstance(new.ups[0][1], torch.nn.Upsample)
+    for net, want in ((new, ("conv4", "bilinear")), (legacy, ("conv2", "shuffle"))):
+        sd = net.state_dict()
+        hp = detect_arch(sd).infer(sd)
+        assert (hp["down"], hp["up"]) == want
+        rebuilt, _ = spec.build(**hp)
+        rebuilt.load_state_dict(sd)  # shapes match: the detected lattice is the trained one
+    x, q = torch.rand(1, 3, 32, 32), torch.rand(1, 1, 2, 2)
+    with torch.no_grad():
+        assert new(x, torch.zeros_like(x), torch.zeros(1), q).shape == (1, 3, 32, 32)
 
 
 def test_model_sizes_span_tiny_to_paper() -> None:
@@ -184,6 +221,30 @@ def test_train_restore_ablation_switch(photos: Path, tmp_path: Path, mode: str) 
                  "--set", "run.steps=1", "--set", "run.ckpt_every=1", "--set", f'run.out="{out}"']) == 0  # fmt: skip
     meta = json.loads((out / json.loads((out / "latest.json").read_text())["path"] / "model.json").read_text())
     assert meta["hyperparameters"]["prompt_mode"] == mode
+
+
+def test_regression_arm_trains_exports_and_runs_without_noise(photos: Path, tmp_path: Path) -> None:
+    """The one-step control: recorded as such in the checkpoint and the bundle; the runtime feeds a zero residual, so
+    the output does not depend on the seed, and the bundle agrees with PyTorch on the checkpoint."""
+    from qualedge.runtime.diffusion_restorer import image_runner
+    from qualedge.train.restore_eval import model_runner
+
+    out = tmp_path / "reg"
+    assert main(["train-restore", *TINY, "--set", f'data.clean_folders=["{photos}"]', "--set", 'objective="regression"',
+                 "--set", "run.steps=2", "--set", "run.ckpt_every=2", "--set", f'run.out="{out}"']) == 0  # fmt: skip
+    meta = json.loads((out / json.loads((out / "latest.json").read_text())["path"] / "model.json").read_text())
+    assert meta["sampler"] == {"objective": "regression", "steps": 1, "spacing": "trailing"} and meta["steps_inference"] == 1
+    b = tmp_path / "regbundle"
+    assert main(["export-restore", "--checkpoint", str(out), "-o", str(b), "--tile", "64"]) == 0
+    pol = json.loads((b / "manifest.json").read_text())["policy"]
+    assert pol["noise_scale"] == 0.0 and pol["steps"] == 1 and [c[0] for c in pol["coefficients"]] == [999]
+    img = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
+    run_b = image_runner(b)
+    a, c = run_b(img, 1), run_b(img, 2)
+    assert np.array_equal(a, c)  # no noise: the seed changes nothing
+    ref = model_runner(str(out))(img, 5)
+    assert model_runner(str(out)).sampler.objective == "regression"
+    assert np.abs(np.floor(np.clip(ref, 0, 1) * 255 + 0.5) / 255 - a).max() <= 2 / 255
 
 
 def test_train_restore_ddp_with_two_gloo_processes(photos: Path, tmp_path: Path) -> None:
