@@ -1,24 +1,29 @@
-"""Paper 1 reproduced in direction, with qualedge's own commands (CPU-sized; the same commands scale up on GPUs).
+"""Paper 1 with power: IQA-guided ground-truth choice against its controls, 3 seeds per arm; and the compact default.
 
-    python -m qualedge.benchmarks.paper1_experiment [--work DIR] [--quick]
+    python -m qualedge.benchmarks.paper1_experiment [--part arms|ship] [--seeds 0,1,2] [--steps N] [--ft-steps N] [--quick]
 
-1. ``make-distill``: (LR, realesrgan-x4plus(LR)) pairs from training photos (Kodak24 + T91), blind degradation;
-2. ``train-sr``: the compact model (SRVGGNetCompact 64/16, initialised from realesr-animevideov3) distilled from
-   x4plus on those pairs (L1 + perceptual);
-3. ``make-multigt``: candidate GTs for the training photos (x4plus re-synthesis, unsharp mask, detail enhancement,
-   denoising), no human labels;
-4. ``train-sr`` from the distilled model with OrigOnly, SMA (quality head scores) and AMO (quality head on the crop),
-   HGGT losses with the GAN on (a U-Net discriminator of 32 features and 96-pixel crops, to fit a CPU), the same
-   steps and seed;
-5. ``finetune-sr`` AMO + LoRA FT with Q = the quality head;
-6. ``eval-sr`` on held-out Set14 and BSD100 (bicubic LR x4): PSNR/SSIM (Y), NIQE (independent of Q), PIQE, and the
-   quality head (the optimised Q, for reference).
-Writes ``benchmarks/results/paper1_experiment.{json,md}``. Needs the data folder.
+``--part arms`` (default) — the experiment:
+1. ``make-multigt``: candidate GTs for the training photos (Kodak24 + T91): x4plus re-synthesis, unsharp mask, detail
+   enhancement, denoising; no human labels;
+2. ``train-sr`` of the compact model (SRVGGNetCompact 64/16), every arm from the same start (realesr-animevideov3),
+   the same data, budget and losses (HGGT: L1 + perceptual + GAN with a U-Net discriminator of 32 features, 96-pixel
+   crops), with seeds 0, 1, 2: OrigOnly (the original HR only), Rand (a random candidate: the control that separates
+   IQA-guided choice from simply training on enhanced GTs), SMA and AMO (candidates chosen by the quality head);
+3. ``finetune-sr`` AMO + LoRA FT (reward Q = the quality head) from each AMO seed;
+4. ``eval-sr`` on held-out Set14 and BSD100 (bicubic LR x4): PSNR-Y/SSIM-Y and BRISQUE steered nothing; NIQE and PIQE
+   steered nothing directly but taught the quality head (a caveat); the quality head is the steering metric.
+Per arm: mean and standard deviation over seeds, the relative distance of the raw and EMA weights from the start;
+paired Wilcoxon tests over images (values averaged over seeds) for each of the paper's claims, with a verdict: holds,
+fails, or cannot be told at this scale. Writes ``benchmarks/results/paper1_experiment.{json,md}``.
+
+``--part ship`` — how the embedded compact default was made (distillation from x4plus, AMO, LoRA FT), ``--ship``
+merges it into qualedge/assets and writes its card. Needs the data folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -29,31 +34,29 @@ from qualedge.benchmarks.cli_steps import finished_step, latest, run
 REPO = Path(__file__).resolve().parents[1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    from qualedge import paths
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="runs/paper1", help="working folder (re-runs skip finished steps)")
-    ap.add_argument("--quick", action="store_true", help="tiny settings to check the pipeline")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "paper1_experiment"))
-    ap.add_argument(
-        "--ship",
-        action="store_true",
-        help="merge the AMO + LoRA FT model into the embedded compact default and write its card",
-    )
-    args = ap.parse_args(argv)
-    data = paths.shared_data_dir()
-    if data is None:
-        print("paper1_experiment needs the data folder (QUALEDGE_DATA)", file=sys.stderr)
-        return 2
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    img = data / "images"
+def training_photos(img: Path, work: Path) -> Path:
+    """Kodak24 + T91 copied into one folder of the work folder (names prefixed by their set)."""
     train_photos = work / "photos"
     if not train_photos.is_dir():
-        train_photos.mkdir()
+        tmp = work / "photos.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         for src in sorted((img / "kodak24").glob("*.png")) + sorted((img / "t91").glob("*.png")):
-            shutil.copy(src, train_photos / f"{src.parent.name}_{src.name}")
+            shutil.copy(src, tmp / f"{src.parent.name}_{src.name}")
+        tmp.rename(train_photos)
+    return train_photos
+
+
+def multigt(train_photos: Path, work: Path, quick: bool) -> Path:
+    mgt = work / "multigt"
+    if not (mgt / "README.md").is_file():
+        run(["make-multigt", str(train_photos), "-o", str(mgt), "--sr-model", "realesrgan-x4plus", "--no-progress"] + (["--max-images", "4"] if quick else []))
+    return mgt
+
+
+def ship_pipeline(args, img: Path, work: Path) -> int:
+    """How the embedded compact default was made: distil from x4plus, AMO, LoRA FT (one seed)."""
+    train_photos = training_photos(img, work)
     q = args.quick
     steps = {"distill": 8 if q else 3000, "sample": 6 if q else 300, "ft": 4 if q else 300}
     pairs = work / "distill_pairs"
@@ -86,12 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         run(["train-sr", *common, "--set", 'model.preset="animevideov3"', "--set", 'model.init="realesr-animevideov3"',
               "--set", f'data.paired_roots=["{pairs}"]', "--set", "data.gt_size=128" if not q else "data.gt_size=64", "--set", "loss.gan=0.0",
               "--set", "optim.lr=2e-4", "--set", f"run.steps={steps['distill']}", "--set", f"run.ckpt_every={steps['distill']}", "--set", f'run.out="{distilled}"'])  # fmt: skip
-    mgt = work / "multigt"
-    if not (mgt / "README.md").is_file():
-        run(
-            ["make-multigt", str(train_photos), "-o", str(mgt), "--sr-model", "realesrgan-x4plus", "--no-progress"]
-            + (["--max-images", "4"] if q else [])
-        )
+    mgt = multigt(train_photos, work, q)
     runs = {}
     for strategy in ("orig_only", "sma", "amo"):
         out = work / f"sample_{strategy}"
@@ -131,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "pyiqa:nima",
         "pyiqa:topiq_nr",
     )
-    md = ["# Paper 1 reproduced in direction (CPU scale)", ""]
+    md = ["# The compact default's pipeline (one seed, CPU scale)", ""]
     for name in ("set14", "bsd100"):
         items = load_pairs(img / name / "LR_x4", img / name / "HR", 4)
         if q:
@@ -143,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         md.append("")
     from qualedge.atomic import atomic_write_json, atomic_write_text
 
-    out = Path(args.out)
+    out = Path(args.out).with_name("compact_pipeline")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out.with_suffix(".json"), results)
     atomic_write_text(out.with_suffix(".md"), "\n".join(md) + "\n")
@@ -151,6 +149,184 @@ def main(argv: list[str] | None = None) -> int:
     if args.ship:
         ship_compact(latest(ft), results, steps)
     return 0
+
+
+ARMS = ("orig_only", "rand", "sma", "amo")
+LABELS = {"start": "start (animevideov3)", "orig_only": "OrigOnly", "rand": "Rand", "sma": "SMA (qhead)", "amo": "AMO (qhead)", "amo_ft": "AMO + LoRA FT (Q = qhead)"}
+METRICS = ("psnr_y", "ssim_y", "brisque", "niqe", "piqe", "qhead")
+ROLE = {"psnr_y": "independent", "ssim_y": "independent", "brisque": "independent", "niqe": "caveat: taught the quality head",
+        "piqe": "caveat: taught the quality head", "qhead": "steering (GT choice and reward)"}  # fmt: skip
+# (claim, arm a, arm b, metrics judged): a better than b
+CLAIMS = (
+    ("IQA-guided GT choice (AMO) gives better perceptual quality than the original HR (OrigOnly)", "amo", "orig_only", ("brisque", "niqe", "piqe", "qhead")),
+    ("IQA-guided GT choice beats a random enhanced GT (AMO vs Rand)", "amo", "rand", ("brisque", "niqe", "piqe", "qhead")),
+    ("IQA-guided GT choice beats a random enhanced GT (SMA vs Rand)", "sma", "rand", ("brisque", "niqe", "piqe", "qhead")),
+    ("AMO beats SMA", "amo", "sma", ("brisque", "niqe", "piqe", "qhead")),
+    ("LoRA fine-tuning with the IQA reward improves perceptual quality (AMO + FT vs AMO)", "amo_ft", "amo", ("brisque", "niqe", "piqe", "qhead")),
+    ("Enhanced GTs cost fidelity (OrigOnly has higher PSNR-Y than AMO)", "orig_only", "amo", ("psnr_y", "ssim_y")),
+)
+START = "realesr-animevideov3"
+
+
+def weight_distance(ckpt: Path, start: dict) -> dict[str, float]:
+    """||w - w0|| / ||w0|| over the generator's tensors, for the raw and the EMA weights of a checkpoint."""
+    import torch
+
+    from qualedge.checkpoint import read_checkpoint
+
+    out = {}
+    for kind, ref in (("ema", str(ckpt)), ("raw", f"{ckpt}@raw")):
+        try:
+            sd = read_checkpoint(ref).state_dict
+        except Exception as exc:  # noqa: BLE001 - a checkpoint without raw weights (no EMA): report why
+            out[kind] = float("nan")
+            out[f"{kind}_error"] = str(exc).splitlines()[0][:120]
+            continue
+        keys = [k for k in start if k in sd and sd[k].shape == start[k].shape and start[k].is_floating_point()]
+        num = torch.sqrt(sum(((sd[k].float() - start[k].float()) ** 2).sum() for k in keys))
+        den = torch.sqrt(sum((start[k].float() ** 2).sum() for k in keys))
+        out[kind] = float(num / den)
+    return out
+
+
+def arms_experiment(args, img: Path, work: Path) -> int:
+    import numpy as np
+    from qualedge.benchmarks.stats import mean_std, paired
+
+    q = args.quick
+    seeds = [int(x) for x in args.seeds.split(",")]
+    steps, ft_steps = (6, 4) if q else (args.steps, args.ft_steps)
+    mgt = multigt(training_photos(img, work), work, q)
+    gs = "data.gt_size=64" if q else "data.gt_size=96"
+    runs: dict[tuple[str, int], Path] = {}
+    for seed in seeds:
+        common = ["--set", f"run.batch={4 if q else 8}", "--set", "run.progress=false", "--set", f"run.seed={seed}", "--set", f"data.seed={seed}",
+                  "--set", f'data.multigt_roots=["{mgt}"]', "--set", gs, "--set", "run.log_every=20"]  # fmt: skip
+        for arm in ARMS:
+            out = work / f"{arm}_s{seed}"
+            runs[(arm, seed)] = out
+            if finished_step(out) < steps:
+                run(["train-sr", *common, "--set", 'model.preset="animevideov3"', "--set", f'model.init="{START}"', "--set", f'data.strategy="{arm}"',
+                     "--set", "data.temperature=0.05", "--set", 'data.score_metric="qhead"', "--set", "optim.lr=1e-4", "--set", "model.disc_hparams={num_feat=32}",
+                     "--set", f"run.steps={steps}", "--set", f"run.ckpt_every={steps}", "--set", f'run.out="{out}"'])  # fmt: skip
+        ft = work / f"amo_ft_s{seed}"
+        runs[("amo_ft", seed)] = ft
+        if finished_step(ft) < ft_steps:
+            run(["finetune-sr", *common, "--set", f'model.init="{latest(runs[("amo", seed)])}"', "--set", 'model.preset="animevideov3"',
+                 "--set", 'data.strategy="amo"', "--set", 'variant="FT"', "--set", "reward.weight=0.1", "--set", "lora.rank=8",
+                 "--set", f"run.steps={ft_steps}", "--set", f"run.ckpt_every={ft_steps}", "--set", f'run.out="{ft}"'])  # fmt: skip
+    from qualedge.train.eval_sr import evaluate, load_pairs
+
+    from qualedge.weights.zoo import load_pretrained
+
+    start_model, _ = load_pretrained(START)
+    start_sd = {k: v.detach().clone() for k, v in start_model.state_dict().items()}
+    arm_names = [*ARMS, "amo_ft"]
+    distance = {a: {str(s): weight_distance(latest(runs[(a, s)]), start_sd) for s in seeds} for a in arm_names if a != "amo_ft"}
+    sources = {"start": START, **{f"{a}_s{s}": str(latest(o)) for (a, s), o in runs.items()}}
+    sets = {}
+    for name, limit in (("set14", None), ("bsd100", args.bsd_limit)):
+        items = load_pairs(img / name / "LR_x4", img / name / "HR", 4)[: 2 if q else limit]
+        cache = work / f"eval_{name}.json"
+        prev = json.loads(cache.read_text()) if cache.is_file() else {}
+        if prev.get("sources") != sources or prev.get("images") != len(items):
+            res = evaluate(list(sources.values()), items, scale=4, metrics=METRICS, progress=False)
+            prev = {"sources": sources, "images": len(items), "res": res}
+            from qualedge.atomic import atomic_write_json
+
+            atomic_write_json(cache, prev)
+        sets[name] = prev["res"]
+    results = {"seeds": seeds, "steps": {"sample": steps, "ft": ft_steps}, "start": START, "metric_roles": ROLE, "sets": {}, "weight_distance": distance,
+               "runs": {f"{a}_s{s}": str(o) for (a, s), o in runs.items()}, "quick": q}  # fmt: skip
+    for name, res in sets.items():
+        hib, metrics = res["higher_is_better"], res["metrics"]
+        by_name = {n: src for n, src in sources.items()}
+        summary = {"start": {m: res["rows"][START][m] for m in metrics}}
+        per_img: dict[str, dict[str, np.ndarray]] = {}
+        for a in arm_names:
+            summary[a] = {m: mean_std([res["rows"][by_name[f"{a}_s{s}"]][m] for s in seeds]) for m in metrics}
+            per_img[a] = {m: np.nanmean(np.array([[np.nan if v is None else v for v in res["per_image"][by_name[f"{a}_s{s}"]][m]] for s in seeds], dtype=float), axis=0)
+                          for m in metrics}  # fmt: skip
+        claims = []
+        for text, a, b, ms in CLAIMS:
+            judged = {}
+            for m in ms:
+                if m not in metrics:
+                    continue
+                x, y = per_img[a][m], per_img[b][m]
+                ok = ~(np.isnan(x) | np.isnan(y))
+                t = paired(x[ok], y[ok], higher_is_better=hib[m])
+                spread = max(summary[a][m]["std"], summary[b][m]["std"])
+                better = (t["mean_diff"] > 0) == hib[m]
+                if t["p_wilcoxon"] == t["p_wilcoxon"] and t["p_wilcoxon"] < 0.05 and abs(t["mean_diff"]) > spread:
+                    t["verdict"] = "holds" if better else "fails"
+                else:
+                    t["verdict"] = "cannot be told"
+                t["seed_spread"] = spread
+                judged[m] = t
+            claims.append({"claim": text, "a": a, "b": b, "metrics": judged})
+        results["sets"][name] = {"images": res["images"], "summary": summary, "claims": claims, "unavailable": res["unavailable"]}
+    from qualedge.atomic import atomic_write_json, atomic_write_text
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out.with_suffix(".json"), results)
+    md = arms_markdown(results)
+    atomic_write_text(out.with_suffix(".md"), md)
+    print(md)
+    return 0
+
+
+def arms_markdown(r: dict) -> str:
+    import numpy as np
+
+    lines = ["# Paper 1 with controls and seeds (CPU scale)", "",
+             f"`python -m qualedge.benchmarks.paper1_experiment`: every arm starts from {r['start']} and trains {r['steps']['sample']} steps "
+             f"(AMO + LoRA FT: {r['steps']['ft']} more from each AMO run) with seeds {r['seeds']}; EMA weights evaluated on held-out Set14 and BSD100 "
+             "(bicubic LR x4). Mean ± standard deviation over seeds.", "",
+             "Metric roles: " + "; ".join(f"{m} {role}" for m, role in r["metric_roles"].items()) + ".", "",
+             "Relative distance of the weights from the start model, ||w - w0|| / ||w0|| (raw / EMA), mean over seeds: "
+             + ", ".join(f"{LABELS[a]} {np.mean([d['raw'] for d in v.values()]):.4f} / {np.mean([d['ema'] for d in v.values()]):.4f}" for a, v in r["weight_distance"].items()) + ".", ""]  # fmt: skip
+    for name, s in r["sets"].items():
+        ms = list(s["summary"]["start"])
+        lines += [f"## {name} ({s['images']} images)", "", "| model | " + " | ".join(ms) + " |", "|---|" + "---|" * len(ms)]
+        lines.append(f"| {LABELS['start']} | " + " | ".join(f"{s['summary']['start'][m]:.3f}" for m in ms) + " |")
+        for a, row in s["summary"].items():
+            if a != "start":
+                lines.append(f"| {LABELS[a]} | " + " | ".join(f"{row[m]['mean']:.3f} ± {row[m]['std']:.3f}" for m in ms) + " |")
+        lines += ["", "| claim | metric | a - b | a better | Wilcoxon p | seed spread | verdict |", "|---|---|---|---|---|---|---|"]
+        for c in s["claims"]:
+            for m, t in c["metrics"].items():
+                lines.append(f"| {c['claim']} | {m} | {t['mean_diff']:+.4f} | {t['wins']}/{t['n']} | {t['p_wilcoxon']:.3g} | {t['seed_spread']:.4f} | **{t['verdict']}** |")
+        lines.append("")
+    lines += ["Verdict rule: holds (or fails) when the paired Wilcoxon p < 0.05 over images (values averaged over seeds) and the mean "
+              "difference exceeds the larger seed standard deviation of the two arms; otherwise it cannot be told at this scale. A claim "
+              "judged only by the steering metric (qhead) says little: BRISQUE and PSNR/SSIM steered nothing.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from qualedge import paths
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("arms", "ship"), default="arms")
+    ap.add_argument("--work", default="runs/paper1", help="working folder (re-runs skip finished steps)")
+    ap.add_argument("--quick", action="store_true", help="tiny settings to check the pipeline")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds of every arm")
+    ap.add_argument("--steps", type=int, default=300, help="training steps of every arm")
+    ap.add_argument("--ft-steps", type=int, default=150, help="LoRA fine-tuning steps from each AMO run")
+    ap.add_argument("--bsd-limit", type=int, default=30, help="BSD100 images in the test (Set14: all 14)")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "paper1_experiment"))
+    ap.add_argument("--ship", action="store_true", help="--part ship: merge its AMO + LoRA FT model into the embedded compact default and write its card")
+    args = ap.parse_args(argv)
+    data = paths.shared_data_dir()
+    if data is None:
+        print("paper1_experiment needs the data folder (QUALEDGE_DATA)", file=sys.stderr)
+        return 2
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    img = data / "images"
+    return arms_experiment(args, img, work) if args.part == "arms" else ship_pipeline(args, img, work)
 
 
 def cpu_speed(models: dict[str, object], size: int = 128, repeats: int = 3) -> dict[str, float]:
@@ -197,7 +373,7 @@ def ship_compact(ft: Path, results: dict, steps: dict) -> None:
         "# qualedge compact x4 (the embedded default's compact model)", "",
         "- **What**: SRVGGNetCompact (64 features, 16 convolutions, PReLU, x4, 0.62 M parameters), the model the default",
         "  bundle sends high-quality tiles to; zoo id `qualedge-compact-x4`, file `qualedge/assets/weights/qualedge_compact_x4.safetensors`.",
-        "- **How it was made** (`python -m qualedge.benchmarks.paper1_experiment --ship`, all on a 2-core CPU):",
+        "- **How it was made** (`python -m qualedge.benchmarks.paper1_experiment --part ship --ship`, all on a 2-core CPU):",
         f"  1. initialised from realesr-animevideov3, distilled from realesrgan-x4plus for {steps['distill']} steps on 1024",
         "     (LR, x4plus(LR)) pairs of Kodak24 + T91 crops with blind degradations (`make-distill`, `train-sr`, L1 + perceptual);",
         f"  2. {steps['sample']} steps of HGGT-style training with AMO multi-ground-truth sampling scored by the quality head",
@@ -208,7 +384,7 @@ def ship_compact(ft: Path, results: dict, steps: dict) -> None:
         "", "## Measured", "",
         f"CPU speed, one eager fp32 forward on a 128x128 input (2 threads, same process): compact {t['compact'] * 1e3:.0f} ms, "
         f"realesrgan-x4plus {t['x4plus'] * 1e3:.0f} ms: **{ratio:.1f}x faster** (target >= 8x).", "",
-        "Held-out test sets (bicubic LR x4, never used in training), from benchmarks/results/paper1_experiment.md:", "",
+        "Held-out test sets (bicubic LR x4, never used in training), from benchmarks/results/compact_pipeline.md:", "",
         "| set | model | PSNR-Y | NIQE (lower better) | PIQE (lower better) | quality head (higher better) |", "|---|---|---|---|---|---|",
     ]  # fmt: skip
     verdicts = []

@@ -130,11 +130,12 @@ def evaluate(models: list[str], items: list[TestItem], *, scale: int, metrics: t
         except (MetricError, WeightsNotFoundError, WeightsError, OSError) as exc:
             unavailable[spec.id] = str(exc).splitlines()[0][:200]
     rows: dict[str, Any] = {}
+    per_image: dict[str, dict[str, list[float | None]]] = {}
     for src in models:
         model, s = load_model(src)
         if s != scale:
             raise ConfigError(f"model {src} upscales x{s}, the test set is x{scale}")
-        sums: dict[str, list[float]] = {m: [] for m in created}
+        sums: dict[str, list[float]] = {m: [] for m in created}  # per image, in item order (NaN where a metric could not score it)
         for it in tqdm(items, desc=src, unit="img", disable=not progress, leave=False):
             with torch.inference_mode():
                 sr = model(_t(it.lr)).clamp(0, 1)
@@ -144,12 +145,17 @@ def evaluate(models: list[str], items: list[TestItem], *, scale: int, metrics: t
                     vals = [float(m(sr[..., : g.shape[0], : g.shape[1]], _t(g))[0]) for g in it.gts]
                     sums[mid].append(float(np.mean(vals)))
                 else:
-                    v = float(m(_centre(sr, NR_TILE_LIMIT))[0])
-                    if not math.isnan(v):
-                        sums[mid].append(v)
-        rows[src] = {mid: float(np.mean(v)) if v else float("nan") for mid, v in sums.items()}
+                    sums[mid].append(float(m(_centre(sr, NR_TILE_LIMIT))[0]))
+        rows[src] = {mid: _nanmean(v) for mid, v in sums.items()}
+        per_image[src] = {mid: [None if math.isnan(x) else x for x in v] for mid, v in sums.items()}
     directions = {mid: get_spec(mid).higher_is_better for mid in list(created) + list(unavailable)}
-    return {"scale": scale, "images": len(items), "metrics": list(created), "unavailable": unavailable, "higher_is_better": directions, "rows": rows}
+    return {"scale": scale, "images": len(items), "metrics": list(created), "unavailable": unavailable, "higher_is_better": directions, "rows": rows,
+            "image_names": [it.name for it in items], "per_image": per_image}  # fmt: skip
+
+
+def _nanmean(v: list[float]) -> float:
+    ok = [x for x in v if not math.isnan(x)]
+    return float(np.mean(ok)) if ok else float("nan")
 
 
 def markdown(res: dict[str, Any], title: str = "") -> str:

@@ -10,14 +10,18 @@ from qualedge.benchmarks import paper1_experiment, restore_experiment
 
 def test_paper1_experiment_quick(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "results" / "paper1"
-    assert paper1_experiment.main(["--quick", "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    assert paper1_experiment.main(["--quick", "--seeds", "0,1", "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
     res = json.loads(out.with_suffix(".json").read_text())
-    assert set(res["sets"]) == {"set14", "bsd100"}
-    rows = res["sets"]["set14"]["rows"]
-    assert {"bicubic", "OrigOnly", "SMA (qhead)", "AMO (qhead)", "AMO + LoRA FT (Q = qhead)"} <= set(rows)
-    assert all(r["psnr_y"] > 15 for r in rows.values())  # real outputs, not blank images
-    assert (tmp_path / "work" / "amo_lora_ft" / "latest.json").is_file()
-    assert "| OrigOnly |" in out.with_suffix(".md").read_text()
+    assert set(res["sets"]) == {"set14", "bsd100"} and res["seeds"] == [0, 1]
+    summ = res["sets"]["set14"]["summary"]
+    assert set(summ) == {"start", "orig_only", "rand", "sma", "amo", "amo_ft"}
+    assert all(summ[a]["psnr_y"]["n"] == 2 and summ[a]["psnr_y"]["mean"] > 15 for a in summ if a != "start")  # real outputs
+    # the arms moved away from the shared start, and every claim has a verdict per metric
+    assert all(d["raw"] > 0 for v in res["weight_distance"].values() for d in v.values())
+    verdicts = {t["verdict"] for c in res["sets"]["set14"]["claims"] for t in c["metrics"].values()}
+    assert verdicts <= {"holds", "fails", "cannot be told"} and verdicts
+    assert (tmp_path / "work" / "amo_ft_s1" / "latest.json").is_file()
+    assert "| Rand |" in out.with_suffix(".md").read_text()
 
 
 def test_restore_experiment_quick(shared_data: Path, tmp_path: Path) -> None:
