@@ -17,7 +17,8 @@ from qualedge.errors import ConfigError
 from qualedge.io import SUPPORTED_EXTENSIONS, read_image, write_image
 
 
-def make_distill(src: str | Path, out: str | Path, *, teacher: str = "realesrgan-x4plus", count: int = 256, lr_size: int = 48, degradation: str = "blind", seed: int = 0, progress: bool = True) -> int:
+def make_distill(src: str | Path, out: str | Path, *, teacher: str = "realesrgan-x4plus", count: int = 256, lr_size: int = 48, degradation: str = "blind", seed: int = 0, progress: bool = True, device: str = "cpu") -> int:
+    """Write ``count`` (LR, teacher(LR)) pairs; the teacher runs on ``device`` ("cpu", "cuda" or "auto")."""
     from tqdm import tqdm
 
     from qualedge.data.blind import bicubic_degrade, blind_degrade
@@ -27,6 +28,8 @@ def make_distill(src: str | Path, out: str | Path, *, teacher: str = "realesrgan
     if not files:
         raise ConfigError(f"{src}: no images to distil from")
     model, desc = load_pretrained(teacher)
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    model = model.to(dev).eval()
     s = desc.scale
     out = Path(out)
     (out / "lr").mkdir(parents=True, exist_ok=True)
@@ -49,7 +52,7 @@ def make_distill(src: str | Path, out: str | Path, *, teacher: str = "realesrgan
         lr = blind_degrade(crop, s, r) if degradation == "blind" else bicubic_degrade(crop, s)
         lr = (np.floor(lr * 255 + 0.5) / 255).astype(np.float32)
         with torch.inference_mode():
-            hr = model(torch.from_numpy(lr.transpose(2, 0, 1).copy())[None]).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+            hr = model(torch.from_numpy(lr.transpose(2, 0, 1).copy())[None].to(dev)).clamp(0, 1)[0].float().cpu().numpy().transpose(1, 2, 0)
         write_image(out / "lr" / name, lr)
         write_image(out / "hr" / name, np.ascontiguousarray(hr))
     (out / "README.md").write_text(f"Distillation pairs: LR = {degradation} degradation of photo crops from {src}; HR = {teacher}(LR). Seed {seed}.\n")

@@ -66,6 +66,8 @@ class QHeadTrain:
     rank_weight: float = 1.0
     margin: float = 0.02
     seed: int = 0
+    device: str = "cpu"  # "cpu" | "cuda" | "auto" (the teacher metric always runs on the CPU)
+    amp: str = "none"  # "none" | "bf16" (autocast on CUDA)
 
 
 @dataclass(frozen=True)
@@ -391,7 +393,11 @@ def train_qhead(cfg: QHeadConfig) -> dict:
         pairs = np.concatenate([pairs, _group_pairs(tr_chain, in_groups, tr_q, cfg.data.sr_pair_gap)])
 
     torch.manual_seed(cfg.train.seed)
-    head = QualityHead()
+    dev = torch.device("cuda" if cfg.train.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.train.device == "auto" else cfg.train.device))
+    if cfg.train.amp not in ("none", "bf16"):
+        raise ConfigError(f"train.amp must be 'none' or 'bf16', got {cfg.train.amp!r}")
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.train.amp == "bf16")
+    head = QualityHead().to(dev)
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     steps_per_epoch = max(1, len(tr_tiles) // cfg.train.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.train.lr, total_steps=cfg.train.epochs * steps_per_epoch)
@@ -408,9 +414,10 @@ def train_qhead(cfg: QHeadConfig) -> dict:
             idx = perm[step * cfg.train.batch : (step + 1) * cfg.train.batch]
             pidx = pairs[pperm[(step * cfg.train.batch // 2) % len(pairs) :][: cfg.train.batch // 2]]
             allidx = np.concatenate([idx, pidx[:, 0], pidx[:, 1]])
-            pred = head(_to_float(tr_tiles[allidx]))
+            with autocast:
+                pred = head(_to_float(tr_tiles[allidx]).to(dev)).float()
             n = len(idx)
-            loss = l1(pred[:n], torch.from_numpy(tr_q[idx]))
+            loss = l1(pred[:n], torch.from_numpy(tr_q[idx]).to(dev))
             if cfg.train.rank_weight > 0 and len(pidx):
                 better, worse = pred[n : n + len(pidx)], pred[n + len(pidx) :]
                 loss = loss + cfg.train.rank_weight * torch.relu(cfg.train.margin - (better - worse)).mean()
@@ -420,10 +427,12 @@ def train_qhead(cfg: QHeadConfig) -> dict:
             sched.step()
             total += loss.item()
             bar.set_postfix(loss=f"{loss.item():.4f}")
-        he_pred = predict(head, he_tiles)
+        he_pred = predict(head.cpu(), he_tiles)
+        head.to(dev)
         history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "heldout_srcc_teacher": _srcc(he_pred, he_q)})
         print(f"epoch {epoch + 1}: loss {total / steps_per_epoch:.4f}, held-out SRCC with teacher {history[-1]['heldout_srcc_teacher']:.3f}")
 
+    head = head.cpu()
     save_state_dict(out / "quality_head.safetensors", head.state_dict(), metadata={"teacher": cfg.teacher, "qualedge": "quality_head"})
     he_pred = predict(head, he_tiles)
     per_op = {}

@@ -54,6 +54,8 @@ class RunConfig:
     resume: bool = True
     progress: bool = True
     tensorboard: bool = False
+    max_minutes: float = 0.0  # wall-clock budget of this invocation: stop and checkpoint when reached (0: none)
+    compile: bool = False  # torch.compile the model being trained (CUDA recipes; off on the CPU by default)
 
 
 class Dist:
@@ -154,6 +156,7 @@ class Trainer:
         self.dist.barrier()
         torch.manual_seed(cfg.seed + self.dist.rank)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16" and self.dist.device.type == "cuda")
+        self.stopped_early: int | None = None  # the step at which run.max_minutes stopped the run
         self._tb = None
         self._csv_header: list[str] | None = None
         self.config_dict = config_dict
@@ -181,6 +184,8 @@ class Trainer:
         model = model.to(self.dist.device)
         if self.cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        if self.cfg.compile:
+            model = torch.compile(model)
         if self.dist.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -297,9 +302,16 @@ class Trainer:
                 if step % self.cfg.log_every == 0 or step == self.cfg.steps:
                     dt = time.perf_counter() - t0
                     self.record(step, {**last, "lr": task.lr(), "samples_per_s": seen / dt if dt else 0.0})
-                if step % self.cfg.ckpt_every == 0 or step == self.cfg.steps:
+                over = self.cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * self.cfg.max_minutes
+                if step % self.cfg.ckpt_every == 0 or step == self.cfg.steps or over:
                     self.save(step, task)
                     self.dist.barrier()
+                if over:
+                    self.log(f"time budget of {self.cfg.max_minutes:g} minutes reached at step {step} of {self.cfg.steps}; checkpoint saved")
+                    self.stopped_early = step
+                    break
+            if self.stopped_early:
+                break
             epoch += 1
             skip = 0
         bar.close()
@@ -309,7 +321,12 @@ class Trainer:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
+    """The trained module under DDP (``.module``) and torch.compile (``._orig_mod``) wrappers."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
 
 
 def deep_copy_eval(model: nn.Module) -> nn.Module:

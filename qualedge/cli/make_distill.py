@@ -14,11 +14,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--degradation", choices=("blind", "bicubic"), default="blind")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", default="cpu", help="where the teacher runs: cpu, cuda or auto (cpu)")
 
 
 def main(args: argparse.Namespace) -> int:
     from qualedge.train.distill import make_distill
 
-    n = make_distill(args.folder, args.output, teacher=args.teacher, count=args.count, lr_size=args.lr_size, degradation=args.degradation, seed=args.seed, progress=not args.no_progress)
+    n = make_distill(args.folder, args.output, teacher=args.teacher, count=args.count, lr_size=args.lr_size, degradation=args.degradation, seed=args.seed, progress=not args.no_progress, device=args.device)
     print(f"{n} pairs in {args.output}")
     return 0
