@@ -20,107 +20,12 @@ policy, so training, evaluation, export and runtime agree.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 from torch import nn
 
-from qualedge.errors import ConfigError
+from qualedge.ddim import OBJECTIVES, SPACINGS, DDIMSchedule, SamplerSpec, ddim_update
 
-SPACINGS = ("trailing", "leading")
-OBJECTIVES = ("diffusion", "regression")
-
-
-class DDIMSchedule:
-    def __init__(self, *, train_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, spacing: str = "trailing") -> None:
-        if spacing not in SPACINGS:
-            raise ConfigError(f"timestep spacing must be one of {SPACINGS}, got {spacing!r}")
-        self.T, self.spacing = train_steps, spacing
-        betas = torch.linspace(beta_start, beta_end, train_steps, dtype=torch.float64)
-        self.alpha_bar = torch.cumprod(1 - betas, dim=0)
-
-    def timesteps(self, k: int) -> list[int]:
-        """K inference timesteps, highest first: trailing (K = 2 -> [999, 499]) or leading (K = 2 -> [500, 0])."""
-        if not 1 <= k <= self.T:
-            raise ValueError(f"the number of sampling steps must be in [1, {self.T}], got {k}")
-        if self.spacing == "trailing":
-            return [round(self.T - i * self.T / k) - 1 for i in range(k)]
-        step = self.T // k
-        return [i * step for i in range(k)][::-1]
-
-    def add_noise(self, r0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        ab = self.alpha_bar.to(r0.device)[t].float().view(-1, 1, 1, 1)
-        return ab.sqrt() * r0 + (1 - ab).sqrt() * noise
-
-    def coefficients(self, k: int) -> list[tuple[int, float, float, float, float]]:
-        """Per step: (t, sqrt(ab_t), sqrt(1 - ab_t), sqrt(ab_prev), sqrt(1 - ab_prev)); prev of the last step is t=0."""
-        ts = self.timesteps(k)
-        out = []
-        for i, t in enumerate(ts):
-            prev = ts[i + 1] if i + 1 < len(ts) else -1
-            ab = float(self.alpha_bar[t])
-            abp = float(self.alpha_bar[prev]) if prev >= 0 else 1.0
-            out.append((t, math.sqrt(ab), math.sqrt(1 - ab), math.sqrt(abp), math.sqrt(1 - abp)))
-        return out
-
-
-@dataclass(frozen=True)
-class SamplerSpec:
-    """How a restoration model is sampled: objective, number of DDIM steps, timestep spacing."""
-
-    objective: str = "diffusion"
-    steps: int = 2
-    spacing: str = "trailing"
-
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.spacing not in SPACINGS:
-            raise ConfigError(f"timestep spacing must be one of {SPACINGS}, got {self.spacing!r}")
-        if self.steps < 1:
-            raise ConfigError(f"steps must be >= 1, got {self.steps}")
-        if self.objective == "regression" and (self.steps != 1 or self.spacing != "trailing"):
-            raise ConfigError("the regression objective runs one step at t = T - 1: steps 1, spacing 'trailing'")
-
-    @property
-    def noise_scale(self) -> float:
-        """1 for diffusion (the initial residual is Gaussian noise), 0 for regression (it is zero)."""
-        return 0.0 if self.objective == "regression" else 1.0
-
-    def schedule(self) -> DDIMSchedule:
-        return DDIMSchedule(spacing=self.spacing)
-
-    def coefficients(self) -> list[tuple[int, float, float, float, float]]:
-        return self.schedule().coefficients(self.steps)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def regression(cls) -> SamplerSpec:
-        return cls(objective="regression", steps=1, spacing="trailing")
-
-    @classmethod
-    def from_meta(cls, meta: Mapping[str, Any], *, steps: int | None = None) -> SamplerSpec:
-        """From a checkpoint's meta or a weights file's metadata; models from before the spec (no "sampler") were
-        trained for 2 leading-spaced diffusion steps."""
-        d = meta.get("sampler")
-        if isinstance(d, str):
-            import json
-
-            d = json.loads(d)
-        if not d:
-            return cls(objective="diffusion", steps=int(steps or meta.get("steps_inference", 2)), spacing="leading")
-        unknown = set(d) - {"objective", "steps", "spacing"}
-        if unknown:
-            raise ConfigError(f"sampler: unknown keys {sorted(unknown)}")
-        spec = cls(**d)
-        if steps is not None and spec.objective == "diffusion":
-            spec = cls(objective="diffusion", steps=int(steps), spacing=spec.spacing)
-        return spec
+__all__ = ["DDIMSchedule", "SamplerSpec", "ddim_update", "StepDenoiser", "UnrolledSampler", "sample_loop", "OBJECTIVES", "SPACINGS"]
 
 
 class StepDenoiser(nn.Module):
@@ -145,11 +50,10 @@ class UnrolledSampler(nn.Module):
     def forward(self, x: torch.Tensor, q: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         r = noise
         r0 = noise
-        for t, sa, s1a, sap, s1ap in self.coef:
-            tt = torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype)
+        for c in self.coef:
+            tt = torch.full((x.shape[0],), float(c[0]), device=x.device, dtype=x.dtype)
             r0 = self.net(x, r, tt, q)
-            eps = (r - sa * r0) / s1a
-            r = sap * r0 + s1ap * eps
+            r = ddim_update(r, r0, c)
         return (x + r0).clamp(0, 1)
 
 
@@ -158,8 +62,7 @@ def sample_loop(step: nn.Module, x: torch.Tensor, q: torch.Tensor, noise: torch.
     path; equals :class:`UnrolledSampler` up to float rounding."""
     r = noise
     r0 = noise
-    for t, sa, s1a, sap, s1ap in coefficients if coefficients is not None else (schedule or DDIMSchedule()).coefficients(steps):
-        r0 = step(x, r, torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype), q)
-        eps = (r - sa * r0) / s1a
-        r = sap * r0 + s1ap * eps
+    for c in coefficients if coefficients is not None else (schedule or DDIMSchedule()).coefficients(steps):
+        r0 = step(x, r, torch.full((x.shape[0],), float(c[0]), device=x.device, dtype=x.dtype), q)
+        r = ddim_update(r, r0, c)
     return (x + r0).clamp(0, 1)

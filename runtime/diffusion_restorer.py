@@ -21,6 +21,7 @@ import numpy as np
 from qualedge.runtime.restorer import RestoreOptions, Restorer, RestoreResult
 
 from qualedge.bundle import ModelEntry, load_bundle
+from qualedge.ddim import ddim_update
 from qualedge.errors import BundleError, ConfigError, InferenceError
 
 MODES = ("unrolled", "loop")
@@ -135,10 +136,9 @@ class DiffusionRestorer(Restorer):
         if self.mode == "unrolled":
             return self.graph(x, q, noise)
         r = r0 = noise
-        for t, sa, s1a, sap, s1ap in self.coefficients:
-            r0 = self.graph(x, r, np.full((x.shape[0],), t, np.float32), q)
-            eps = (r - sa * r0) / s1a
-            r = sap * r0 + s1ap * eps
+        for c in self.coefficients:
+            r0 = self.graph(x, r, np.full((x.shape[0],), c[0], np.float32), q)
+            r = ddim_update(r, r0, c)
         return np.clip(x + r0, 0, 1)
 
     def restore(self, image) -> RestoreResult:
