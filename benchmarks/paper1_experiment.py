@@ -215,6 +215,8 @@ def arms_experiment(args, img: Path, work: Path) -> int:
             run(["finetune-sr", *common, "--set", f'model.init="{latest(runs[("amo", seed)])}"', "--set", 'model.preset="animevideov3"',
                  "--set", 'data.strategy="amo"', "--set", 'variant="FT"', "--set", "reward.weight=0.1", "--set", "lora.rank=8",
                  "--set", f"run.steps={ft_steps}", "--set", f"run.ckpt_every={ft_steps}", "--set", f'run.out="{ft}"'])  # fmt: skip
+    if args.train_only:
+        return 0
     from qualedge.train.eval_sr import evaluate, load_pairs
 
     from qualedge.weights.zoo import load_pretrained
@@ -315,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds of every arm")
     ap.add_argument("--steps", type=int, default=300, help="training steps of every arm")
     ap.add_argument("--ft-steps", type=int, default=150, help="LoRA fine-tuning steps from each AMO run")
+    ap.add_argument("--train-only", action="store_true", help="train the arms of --seeds and stop (to train seeds in parallel processes)")
     ap.add_argument("--bsd-limit", type=int, default=30, help="BSD100 images in the test (Set14: all 14)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "paper1_experiment"))
     ap.add_argument("--ship", action="store_true", help="--part ship: merge its AMO + LoRA FT model into the embedded compact default and write its card")

@@ -43,6 +43,14 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    "the built-in limit), checked from the header before decoding")
     p.add_argument("--fail-fast", action="store_true", help="folder runs: stop at the first file that fails (default: go on, "
                    "report every failed file at the end and exit 1)")
+    p.add_argument("--metadata", choices=("keep", "strip"), default="keep", help="write the input's ICC profile, EXIF (orientation "
+                   "reset, new size), XMP and resolution into the output (keep, default) or not; what the output format cannot "
+                   "hold is listed in the summary")
+    p.add_argument("--dpi", choices=("scale", "keep"), default="scale", help="output resolution: scaled with the upscale factor so "
+                   "the printed size stays (default), or kept")
+    p.add_argument("--colour", "--color", dest="colour", choices=("as-is", "convert"), default="as-is", help="as-is (default): the "
+                   "models see the pixel values as stored; convert: from the input's ICC profile to sRGB for the models and back "
+                   "(8-bit inputs)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -88,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
     summaries = restore_many(
         restorer, Path(args.input), Path(args.output), overwrite=args.overwrite, json_lines=args.json,
         decision_map=args.decision_map, ext=args.ext, progress=not args.no_progress, quality=args.quality,
-        fail_fast=args.fail_fast, max_pixels=args.max_pixels,
+        fail_fast=args.fail_fast, max_pixels=args.max_pixels, metadata=args.metadata == "keep", dpi=args.dpi, colour=args.colour,
     )  # fmt: skip
     from qualedge.runtime.batch import failures
 
@@ -99,6 +107,8 @@ def main(args: argparse.Namespace) -> int:
             t = s["times_s"]
             print(f"{s['input_file']} -> {s['output_file']}: {s['input'][0]}x{s['input'][1]} -> {s['output'][0]}x{s['output'][1]}, "
                   f"{s['tiles']['rows'] * s['tiles']['cols']} tiles {s.get('decisions', '')}, {t['end_to_end']:.2f} s")  # fmt: skip
+            for lost in s.get("metadata", {}).get("lost", []):
+                print(f"  warning: {s['output_file']} does not keep the input's {lost}", file=sys.stderr)
         skipped = len(summaries) - len(done) - len(failed)
         if skipped:
             print(f"{skipped} output(s) existed and were skipped (--overwrite to redo)")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qualedge.io.metadata import PhotoMetadata
+
 
 def to_float(a: np.ndarray) -> np.ndarray:
     """uint8/uint16 samples -> float32 in [0, 1]; the one conversion every reader uses (so all paths agree bit for bit)."""
@@ -29,6 +31,8 @@ class Image:
         grey: True when the source was single-channel (with or without alpha); writers then write grey again.
         path: the file the image was read from, if any.
         exif_orientation: the EXIF orientation tag that was applied on reading (1 means none).
+        photo: the file's ICC profile, EXIF, XMP and resolution (qualedge.io.metadata), which outputs keep; None for
+            images not read from a file.
     """
 
     rgb: np.ndarray
@@ -38,6 +42,7 @@ class Image:
     path: Path | None = None
     exif_orientation: int = 1
     meta: dict = field(default_factory=dict)
+    photo: PhotoMetadata | None = None
 
     def __post_init__(self) -> None:
         if self.rgb.ndim != 3 or self.rgb.shape[2] != 3:

@@ -213,6 +213,9 @@ def read_image(path: str | Path, *, max_pixels: int | None = None, apply_exif: b
     else:
         rgb = f[:, :, ::-1]  # OpenCV decodes to BGR
     grey = channels in (1, 2) or (header is not None and header.mode in ("L", "LA", "I;16", "I;16B", "I", "1"))
+    from qualedge.io.metadata import from_header
+
+    photo = from_header(header, fmt.name, (int(arr.shape[1]), int(arr.shape[0])))
     return Image(
         rgb=np.ascontiguousarray(rgb),
         alpha=alpha,
@@ -221,4 +224,5 @@ def read_image(path: str | Path, *, max_pixels: int | None = None, apply_exif: b
         path=path,
         exif_orientation=orientation,
         meta={"format": fmt.name},
+        photo=photo,
     )

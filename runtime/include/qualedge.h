@@ -8,6 +8,9 @@
  *   (stride_bytes >= width * bytes per pixel). The output buffer must be exactly qe_output_size() pixels.
  * - Structs start with struct_size so that they can grow; pass sizeof(the struct).
  * - ABI versioning: pass QE_ABI_VERSION to qe_create(); a library built for another ABI refuses it.
+ * - Pixels only: the C ABI takes and returns pixel buffers. Photo metadata (ICC profile, EXIF, XMP, resolution) is
+ *   the caller's to carry from its input file to its output file; the buffers hold the values as stored (no colour
+ *   conversion), as in `qualedge restore --colour as-is`.
  * - Threads: one restorer may be used from several threads at once. Python runs under its interpreter lock, and
  *   the heavy work (ONNX Runtime inference, the blend kernel) runs outside it.
  * - The library embeds CPython (cffi embedding mode); it needs libpython at run time and finds the qualedge
