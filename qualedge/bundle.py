@@ -21,15 +21,22 @@ A bundle is a folder with the model files and a ``manifest.json``:
 ```
 
 ``load_bundle`` refuses a bundle from another ABI version or schema, with missing files, or whose files fail their
-sha256, with a :class:`~qualedge.errors.BundleError` that says what to do.
+sha256, with a :class:`~qualedge.errors.BundleError` that says what to do. The manifest is typed by the dataclasses
+below (``Manifest``, ``ModelEntry``, ``Form``, and the policy of each bundle kind: ``SRPolicy``,
+``RestorationPolicy``); on load every object is checked against them (unknown keys, missing keys, wrong types, models
+the policy names but the bundle lacks) and an error names the field, for example ``models[0].forms[1].sha256``.
+``json_schema()`` generates the JSON Schema of the same contract for other languages (docs/bundle.schema.json,
+kept in step by a test).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from qualedge._version import __version__
 from qualedge.errors import BundleError
@@ -42,6 +49,8 @@ ROLES = ("sr", "quality", "router", "restore-step", "restore-unrolled")
 
 @dataclass
 class Form:
+    """One file of a model: a format and precision, its sha256, I/O and parity report."""
+
     path: str
     format: str  # "onnx" | "safetensors" | "trt-plan"
     precision: str  # "fp32" | "fp16" | "bf16" | "mixed"
@@ -57,6 +66,8 @@ class Form:
 
 @dataclass
 class ModelEntry:
+    """One model of the bundle, with its forms (files)."""
+
     name: str
     role: str
     arch_id: str
@@ -74,6 +85,8 @@ class ModelEntry:
 
 @dataclass
 class Manifest:
+    """A bundle's manifest.json."""
+
     models: list[ModelEntry]
     policy: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
@@ -95,6 +108,160 @@ class Manifest:
         from dataclasses import asdict
 
         return {"format": FORMAT, **asdict(self)}
+
+
+@dataclass
+class SRPolicy:
+    """Runtime defaults of a super-resolution bundle (``qualedge export``); every field is overridable at run time."""
+
+    quality_model: str | None = None  # model name of the quality head
+    compact: str | None = None  # model name of the compact SR model
+    heavy: str | None = None  # model name of the heavy SR model (None: single model)
+    router: str = "quality"  # a router model's name, or a signal: quality, gradient, variance, edges
+    heavy_fraction: float | None = None  # budgeted routing: share of tiles to the heavy model; None: by threshold
+    seed: int = 0
+    threshold: float = 0.5
+    tile: int | None = None  # fixed tile plan (input pixels); None: automatic
+    overlap: int = 16
+    precision: str = "fp32"
+
+
+@dataclass
+class SamplerPolicy:
+    objective: str = "diffusion"
+    steps: int = 2
+    spacing: str = "trailing"
+
+
+@dataclass
+class RestorationPolicy:
+    """Runtime settings of a restoration bundle (``qualedge export-restore``)."""
+
+    kind: str  # "restoration"
+    quality_model: str
+    restore: str  # model name of the unrolled graph
+    restore_step: str  # model name of the per-step graph
+    steps: int
+    coefficients: list[list[float]]  # per step: t, sqrt(ab_t), sqrt(1 - ab_t), sqrt(ab_prev), sqrt(1 - ab_prev)
+    tile: int
+    overlap: int
+    seed: int = 0
+    precision: str = "fp32"
+    prompt_mode: str | None = None
+    sampler: SamplerPolicy | None = None  # absent in bundles from before it: 2 leading-spaced diffusion steps
+    noise_scale: float = 1.0  # 0: a regression model run from a zero residual
+
+
+ROUTING_SIGNALS = ("quality", "gradient", "variance", "edges")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check(tp: Any, value: Any, where: str, mpath: Path) -> None:
+    """Raise a BundleError naming ``where`` when ``value`` does not have type ``tp`` (the dataclass annotations)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return
+    if origin in (Union, types.UnionType):
+        errors = []
+        for a in args:
+            try:
+                return _check(a, value, where, mpath)
+            except BundleError as exc:
+                errors.append(exc)
+        raise BundleError(f"{mpath}: {where} = {value!r:.80} must be {' or '.join(_type_name(a) for a in args)}. Re-export the bundle.")
+    if tp is type(None):
+        if value is not None:
+            raise BundleError(f"{mpath}: {where} must be null, got {value!r:.80}")
+        return
+    if is_dataclass(tp):
+        validate(tp, value, where, mpath)
+        return
+    if origin is list:
+        if not isinstance(value, list):
+            raise BundleError(f"{mpath}: {where} must be a list, got {type(value).__name__}. Re-export the bundle.")
+        for i, v in enumerate(value):
+            _check(args[0] if args else Any, v, f"{where}[{i}]", mpath)
+        return
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise BundleError(f"{mpath}: {where} must be an object, got {type(value).__name__}. Re-export the bundle.")
+        return
+    ok = {str: lambda v: isinstance(v, str), int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), bool: lambda v: isinstance(v, bool)}.get(tp)  # fmt: skip
+    if ok is None:
+        raise TypeError(f"bundle schema: unsupported annotation {tp!r} at {where}")
+    if not ok(value):
+        raise BundleError(f"{mpath}: {where} = {value!r:.80} must be {_type_name(tp)}, got {type(value).__name__}. Re-export the bundle.")
+
+
+def validate(cls: type, d: Any, where: str, mpath: Path) -> None:
+    """Check the JSON object ``d`` against the dataclass ``cls``: an object, no unknown keys, every required key, types."""
+    if not isinstance(d, dict):
+        raise BundleError(f"{mpath}: {where or 'the manifest'} must be an object, got {type(d).__name__}. Re-export the bundle.")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - names - ({"format"} if cls is Manifest else set()))
+    if unknown:
+        raise BundleError(f"{mpath}: {where + '.' if where else ''}{unknown[0]} is not a field of {cls.__name__} (known: {sorted(names)}). "
+                          "The bundle was written by another qualedge version or edited; re-export it.")  # fmt: skip
+    for f in fields(cls):
+        key = f"{where}.{f.name}" if where else f.name
+        if f.name not in d:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise BundleError(f"{mpath}: {key} is missing. Re-export the bundle.")
+            continue
+        _check(hints[f.name], d[f.name], key, mpath)
+
+
+def check_policy(policy: dict[str, Any], models: list[ModelEntry], mpath: Path) -> None:
+    """The policy matches its kind's dataclass and names only models the bundle has."""
+    cls = RestorationPolicy if policy.get("kind") == "restoration" else SRPolicy
+    validate(cls, policy, "policy", mpath)
+    have = {m.name for m in models}
+    refs = ("quality_model", "restore", "restore_step") if cls is RestorationPolicy else ("quality_model", "compact", "heavy")
+    for k in refs:
+        if policy.get(k) is not None and policy[k] not in have:
+            raise BundleError(f"{mpath}: policy.{k} = {policy[k]!r} names no model of the bundle (it has {sorted(have)}). Re-export the bundle.")
+    r = policy.get("router")
+    if cls is SRPolicy and r is not None and r not in have and r not in ROUTING_SIGNALS:
+        raise BundleError(f"{mpath}: policy.router = {r!r} is neither a model of the bundle nor a signal {ROUTING_SIGNALS}. Re-export the bundle.")
+
+
+def _schema_of(tp: Any) -> dict[str, Any]:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any or origin is dict or tp is dict:
+        return {"type": "object"} if tp is not Any else {}
+    if origin in (Union, types.UnionType):
+        return {"anyOf": [_schema_of(a) for a in args]}
+    if tp is type(None):
+        return {"type": "null"}
+    if is_dataclass(tp):
+        return {"$ref": f"#/$defs/{tp.__name__}"}
+    if origin is list:
+        return {"type": "array", "items": _schema_of(args[0]) if args else {}}
+    return {"type": {str: "string", int: "integer", float: "number", bool: "boolean"}[tp]}
+
+
+def _schema_def(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    props = {f.name: _schema_of(hints[f.name]) for f in fields(cls)}
+    if cls is Manifest:
+        props["format"] = {"const": FORMAT}
+    req = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    return {"type": "object", "properties": props, "required": req, "additionalProperties": False, "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""}
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of manifest.json, generated from the dataclasses of this module. The policy is
+    one of the bundle kinds' policies."""
+    defs = {c.__name__: _schema_def(c) for c in (Manifest, ModelEntry, Form, SRPolicy, RestorationPolicy, SamplerPolicy)}
+    defs["Manifest"]["properties"]["policy"] = {"anyOf": [{"$ref": "#/$defs/SRPolicy"}, {"$ref": "#/$defs/RestorationPolicy"}]}
+    defs["Manifest"]["properties"]["schema"] = {"const": SCHEMA}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://qualedge/bundle.schema.json", "title": "qualedge bundle manifest",
+            "$ref": "#/$defs/Manifest", "$defs": defs}  # fmt: skip
 
 
 def write_manifest(folder: str | Path, manifest: Manifest) -> Path:
@@ -133,6 +300,8 @@ def load_bundle(folder: str | Path, *, verify_hashes: bool = True) -> Manifest:
         d = json.loads(mpath.read_text())
     except json.JSONDecodeError as exc:
         raise BundleError(f"{mpath}: corrupt manifest ({exc}). Re-export the bundle.") from exc
+    if not isinstance(d, dict):
+        raise BundleError(f"{mpath}: the manifest must be an object, got {type(d).__name__}. Re-export the bundle.")
     if d.get("format") != FORMAT:
         raise BundleError(f"{mpath}: not a qualedge bundle manifest (format {d.get('format')!r}).")
     if d.get("abi_version") != ABI_VERSION:
@@ -142,22 +311,25 @@ def load_bundle(folder: str | Path, *, verify_hashes: bool = True) -> Manifest:
         )
     if d.get("schema") != SCHEMA:
         raise BundleError(f"{folder}: manifest schema {d.get('schema')} is not supported (expected {SCHEMA}); re-export the bundle.")
-    try:
-        models = []
-        for m in d["models"]:
-            forms = [Form(**f) for f in m.pop("forms")]
-            models.append(ModelEntry(forms=forms, **m))
-        man = Manifest(
-            models=models,
-            policy=d.get("policy", {}),
-            source=d.get("source", {}),
-            abi_version=d["abi_version"],
-            schema=d["schema"],
-            qualedge_version=d.get("qualedge_version", "?"),
-            created=d.get("created", ""),
-        )
-    except (KeyError, TypeError) as exc:
-        raise BundleError(f"{mpath}: malformed manifest ({exc}). Re-export the bundle.") from exc
+    validate(Manifest, d, "", mpath)
+    models = []
+    for m in d["models"]:
+        m = dict(m)
+        forms = [Form(**f) for f in m.pop("forms")]
+        models.append(ModelEntry(forms=forms, **m))
+    man = Manifest(
+        models=models,
+        policy=d.get("policy", {}),
+        source=d.get("source", {}),
+        abi_version=d["abi_version"],
+        schema=d["schema"],
+        qualedge_version=d.get("qualedge_version", "?"),
+        created=d.get("created", ""),
+    )
+    names = [m.name for m in man.models]
+    if len(set(names)) != len(names):
+        raise BundleError(f"{mpath}: model names must be unique, got {names}. Re-export the bundle.")
+    check_policy(man.policy, man.models, mpath)
     for m in man.models:
         if m.role not in ROLES:
             raise BundleError(f"{mpath}: model {m.name} has unknown role {m.role!r} (known: {ROLES}).")
@@ -175,3 +347,11 @@ def load_bundle(folder: str | Path, *, verify_hashes: bool = True) -> Manifest:
                         "file is corrupt, truncated or was replaced. Re-export the bundle."
                     )
     return man
+
+
+if __name__ == "__main__":  # python -m qualedge.bundle docs/bundle.schema.json: regenerate the committed schema
+    import sys
+
+    from qualedge.atomic import atomic_write_text
+
+    atomic_write_text(Path(sys.argv[1]), json.dumps(json_schema(), indent=2) + "\n")
