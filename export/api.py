@@ -112,6 +112,7 @@ def _io(name: str, channels: int) -> dict[str, Any]:
 
 def _export_forms(
     name: str,
+    role: str,
     model: nn.Module,
     desc: ModelDescriptor,
     folder: Path,
@@ -124,9 +125,11 @@ def _export_forms(
     value_range: tuple[float, float] = (0.0, 1.0),
 ) -> list[Form]:
     from qualedge.export.clean import clean_onnx
-    from qualedge.export.onnx_export import export_onnx
+    from qualedge.export.onnx_export import export_onnx, stamp_onnx
     from qualedge.export.parity import check_parity, ort_runner, parity_inputs
     from qualedge.export.precision import to_fp16
+
+    from qualedge.bundle import onnx_metadata
 
     fixed = desc.tiling is Tiling.FIXED
     if fixed:
@@ -145,6 +148,7 @@ def _export_forms(
     fp32 = folder / f"{name}.fp32.onnx"
     export_onnx(model, fp32, in_channels=desc.in_channels, example_size=size, dynamic=not fixed, min_size=shapes.get("min", size), opset=opset, exporter=exporter)
     slim = clean_onnx(fp32)
+    stamp_onnx(fp32, onnx_metadata(name, role, desc.arch_id, "fp32"))
     report = check_parity(model, ort_runner(fp32), inputs, precision="fp32", value_range=value_range, label=f"{name} fp32")
     common = dict(format="onnx", opset=opset, inputs=[_io("x", desc.in_channels)], outputs=[_io("y", out_channels)], shapes=shapes)
     forms.append(Form(path=fp32.name, precision="fp32", sha256=sha256_file(fp32), parity=report, extra={"exporter": exporter, "slim": slim}, **common))
@@ -155,6 +159,7 @@ def _export_forms(
             fp16 = folder / f"{name}.fp16.onnx"
             calib = [a[0] for _, a in inputs]
             prec = to_fp16(fp32, fp16, fp32_modules=desc.fp32_layers, calibration=calib)
+            stamp_onnx(fp16, onnx_metadata(name, role, desc.arch_id, "fp16"))
             report16 = check_parity(model, ort_runner(fp16), inputs, precision="fp16", label=f"{name} fp16")
             forms.append(
                 Form(
@@ -177,7 +182,7 @@ def _trt_forms(name: str, forms: list[Form], folder: Path, desc: ModelDescriptor
             t = f.shapes["tile"]
             mn = opt = mx = (1, desc.in_channels, t, t)
         plan = folder / f"{name}.{f.precision}.plan"
-        meta = build_engine(folder / f.path, plan, input_name="x", min_shape=mn, opt_shape=opt, max_shape=mx, timing_cache=timing_cache)
+        meta = build_engine(folder / f.path, plan, input_name="x", min_shape=mn, opt_shape=opt, max_shape=mx, timing_cache=timing_cache, precision=f.precision)
         out.append(Form(path=plan.name, format="trt-plan", precision=f.precision, sha256=sha256_file(plan), inputs=f.inputs, outputs=f.outputs, shapes=f.shapes, extra=meta))
     return out
 
@@ -216,7 +221,7 @@ def qhead_entry(folder: Path, *, exporter: str = "dynamo", opset: int = 18) -> M
     st = folder / "qhead.safetensors"  # for the PyTorch backend
     save_state_dict(st, head.state_dict(), metadata={"arch_id": "quality_head"})
     forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
-    forms += _export_forms("qhead", CellMap(head), _qhead_descriptor(), folder, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1)
+    forms += _export_forms("qhead", "quality", CellMap(head), _qhead_descriptor(), folder, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1)
     return ModelEntry("qhead", "quality", "quality_head", {}, desc_dict, forms, extra={"module": "qualedge quality head"})
 
 
@@ -236,7 +241,7 @@ def router_entry(folder: Path, weights: str | Path, *, exporter: str = "dynamo",
     st = folder / "router.safetensors"
     save_state_dict(st, net.state_dict(), metadata={"arch_id": "gain_head"})
     forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
-    forms += _export_forms("router", net, desc, folder, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1, value_range=(-7.0, 1.0))
+    forms += _export_forms("router", "router", net, desc, folder, precisions=("fp32",), tile=None, exporter=exporter, opset=opset, out_channels=1, value_range=(-7.0, 1.0))
     d = desc.to_dict()
     d["weights_sha256"] = sha256_file(weights)
     return ModelEntry("router", "router", "gain_head", dict(desc.hyperparameters), d, forms, extra={"module": "qualedge gain head"})
@@ -279,7 +284,7 @@ def export_bundle(
             st = tmp / f"{src.name}.safetensors"
             save_state_dict(st, model.state_dict(), metadata={"arch_id": desc.arch_id})
             forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
-            forms += _export_forms(src.name, model, desc, tmp, precisions=precisions, tile=tile, exporter=exporter, opset=opset, out_channels=desc.out_channels)
+            forms += _export_forms(src.name, src.role, model, desc, tmp, precisions=precisions, tile=tile, exporter=exporter, opset=opset, out_channels=desc.out_channels)
             if tensorrt:
                 forms += _trt_forms(src.name, forms, tmp, desc, Path(timing_cache) if timing_cache else None)
             entries.append(ModelEntry(src.name, src.role, desc.arch_id, dict(desc.hyperparameters), desc.to_dict(), forms, extra=info))

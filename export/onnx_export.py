@@ -98,3 +98,18 @@ def export_onnx(
     if stray.exists():
         raise ExportError(f"the exporter wrote external weights {stray.name}; bundles hold self-contained graphs")
     return path
+
+
+def stamp_onnx(path: str | Path, props: dict[str, str]) -> Path:
+    """Set ``metadata_props`` of the graph at ``path`` (replacing keys of the same name), in place."""
+    import onnx
+
+    m = onnx.load(str(path))
+    keep = [p for p in m.metadata_props if p.key not in props]
+    del m.metadata_props[:]
+    m.metadata_props.extend(keep)
+    for k, v in props.items():
+        e = m.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.save(m, str(path))
+    return Path(path)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from qualedge._version import __version__
-from qualedge.bundle import ABI_VERSION, Form, Manifest, ModelEntry, write_manifest
+from qualedge.bundle import ABI_VERSION, Form, Manifest, ModelEntry, onnx_metadata, write_manifest
 from qualedge.diffusion import SamplerSpec, StepDenoiser, UnrolledSampler
 from qualedge.errors import ConfigError
 from qualedge.weights.cache import sha256_file
@@ -81,7 +81,7 @@ def export_restore_bundle(
 ) -> Manifest:
     """Write a restoration bundle at ``out`` (see the module docstring) and return its manifest."""
     from qualedge.export.api import ModelSource, qhead_entry, resolve_model, staging_folder
-    from qualedge.export.onnx_export import export_onnx
+    from qualedge.export.onnx_export import export_onnx, stamp_onnx
     from qualedge.export.parity import check_parity, ort_runner
 
     from qualedge.weights.load import save_state_dict
@@ -121,6 +121,7 @@ def export_restore_bundle(
         up = tmp / "restore.fp32.onnx"
         export_onnx(unrolled, up, in_channels=3, example_size=tile, dynamic=False, dynamic_batch=True, opset=opset, exporter=exporter,
                     extra_inputs={"q": ex_q, "noise": torch.randn(b, 3, tile, tile).clamp(-1, 1)})  # fmt: skip
+        stamp_onnx(up, onnx_metadata("restore", "restore-unrolled", desc.arch_id, "fp32"))
         run_u = ort_runner(up)
         rep_u = check_parity(unrolled, run_u, [(n, (c["x"], c["q"], c["noise"])) for n, c in cases], precision="fp32", label="restore (unrolled) fp32")
         shapes = {"dynamic": False, "tile": tile, "batch": "dynamic"}
@@ -136,6 +137,7 @@ def export_restore_bundle(
         sp = tmp / "restore_step.fp32.onnx"
         export_onnx(step_mod, sp, in_channels=3, example_size=tile, dynamic=False, dynamic_batch=True, opset=opset, exporter=exporter,
                     extra_inputs={"r_t": torch.randn(b, 3, tile, tile), "t": torch.tensor([500.0, 0.0]), "q": ex_q})  # fmt: skip
+        stamp_onnx(sp, onnx_metadata("restore_step", "restore-step", desc.arch_id, "fp32"))
         run_s = ort_runner(sp)
         step_cases = [(f"{n}-t{t}", (c["x"], c["noise"], np.full((1,), float(t), np.float32), c["q"])) for n, c in cases for t, *_ in coefs]
         rep_s = check_parity(step_mod, run_s, step_cases, precision="fp32", value_range=(-1.0, 1.0), label="restore_step fp32")

@@ -42,8 +42,10 @@ def build_engine(
     timing_cache: str | Path | None = None,
     workspace_gib: int = 4,
     optimization_level: int = 3,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
-    """Build and write a serialized engine; returns the metadata written beside it."""
+    """Build and write a serialized engine; returns the metadata written beside it (the runtime checks its TensorRT
+    version and ``precision``, the ONNX form's, against the manifest when it loads the plan)."""
     trt = import_tensorrt()
     from qualedge.weights.cache import sha256_file
 
@@ -74,6 +76,7 @@ def build_engine(
         atomic_write_bytes(cache_path, bytes(config.get_timing_cache().serialize()), what="timing cache")
     meta = {
         "tensorrt_version": trt.__version__,
+        "precision": precision,
         "device": _device_name(),
         "input": input_name,
         "profile": {"min": list(min_shape), "opt": list(opt_shape), "max": list(max_shape)},

@@ -264,6 +264,28 @@ def json_schema() -> dict[str, Any]:
             "$ref": "#/$defs/Manifest", "$defs": defs}  # fmt: skip
 
 
+ONNX_META_PREFIX = "qualedge."
+
+
+def onnx_metadata(name: str, role: str, arch_id: str, precision: str) -> dict[str, str]:
+    """The ``metadata_props`` an exported graph carries, so that a runtime (this one or a native one) can check that
+    a file is the one the manifest means."""
+    return {f"{ONNX_META_PREFIX}{k}": str(v) for k, v in
+            (("abi_version", ABI_VERSION), ("model", name), ("role", role), ("arch_id", arch_id), ("precision", precision))}  # fmt: skip
+
+
+def check_onnx_metadata(props: dict[str, str], expected: dict[str, str], path: Path | str) -> None:
+    """Refuse a graph whose qualedge metadata disagrees with the manifest (graphs without any: older bundles, accepted)."""
+    ours = {k: v for k, v in props.items() if k.startswith(ONNX_META_PREFIX)}
+    if not ours:
+        return
+    wrong = {k: (ours.get(k), v) for k, v in expected.items() if ours.get(k) != v}
+    if wrong:
+        k, (got, want) = next(iter(wrong.items()))
+        raise BundleError(f"{path}: the graph's metadata {k} = {got!r} disagrees with the manifest ({want!r}): the file was replaced or "
+                          "belongs to another bundle. Re-export the bundle.")  # fmt: skip
+
+
 def write_manifest(folder: str | Path, manifest: Manifest) -> Path:
     from qualedge.atomic import atomic_write_json
 

@@ -38,7 +38,10 @@ class _GraphRunner:
             form = entry.form("onnx", "fp32")
             if form is None:
                 raise BundleError(f"model {entry.name} has no fp32 ONNX form; re-export the bundle with 'qualedge export-restore'")
-            self.session = OrtBackend(folder / form.path, device=device, precision="fp32", threads=threads).session
+            from qualedge.bundle import onnx_metadata
+
+            self.session = OrtBackend(folder / form.path, device=device, precision="fp32", threads=threads,
+                                      expect=onnx_metadata(entry.name, entry.role, entry.arch_id, "fp32")).session  # fmt: skip
             self.names = [i.name for i in self.session.get_inputs()]
         elif backend == "torch":
             import torch

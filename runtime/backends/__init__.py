@@ -37,7 +37,10 @@ def open_backend(folder: Path, entry: ModelEntry, *, backend: str = "ort", devic
         if form is None:
             have = sorted({f.precision for f in entry.forms if f.format == "onnx"})
             raise BundleError(f"model {entry.name} has no {precision} ONNX form (has {have}); export it with --precision {precision}")
-        return OrtBackend(folder / form.path, device=device, precision=precision, threads=threads)
+        from qualedge.bundle import onnx_metadata
+
+        return OrtBackend(folder / form.path, device=device, precision=precision, threads=threads,
+                          expect=onnx_metadata(entry.name, entry.role, entry.arch_id, precision))  # fmt: skip
     if backend == "torch":
         from qualedge.runtime.backends.torch_backend import TorchBackend
 
@@ -50,4 +53,4 @@ def open_backend(folder: Path, entry: ModelEntry, *, backend: str = "ort", devic
     form = entry.form("trt-plan", precision)
     if form is None:
         raise BundleError(f"model {entry.name} has no {precision} TensorRT plan; export with --tensorrt on a GPU machine")
-    return TrtBackend(folder / form.path)
+    return TrtBackend(folder / form.path, precision=form.precision)

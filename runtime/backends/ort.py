@@ -18,7 +18,8 @@ PROVIDERS = {
 class OrtBackend:
     name = "ort"
 
-    def __init__(self, path: Path, *, device: str = "cpu", precision: str = "fp32", threads: int | None = None) -> None:
+    def __init__(self, path: Path, *, device: str = "cpu", precision: str = "fp32", threads: int | None = None, expect: dict[str, str] | None = None) -> None:
+        """``expect``: the qualedge metadata the graph must carry (qualedge.bundle.onnx_metadata of its manifest entry)."""
         import onnxruntime as ort
 
         if device not in PROVIDERS:
@@ -38,6 +39,10 @@ class OrtBackend:
             self.session = ort.InferenceSession(str(path), sess_options=so, providers=wanted)
         except Exception as exc:  # corrupt or truncated graph, unsupported op
             raise BundleError(f"{path}: ONNX Runtime cannot load this graph ({type(exc).__name__}: {str(exc)[:200]}). Re-export the bundle.") from exc
+        if expect:
+            from qualedge.bundle import check_onnx_metadata
+
+            check_onnx_metadata(dict(self.session.get_modelmeta().custom_metadata_map), expect, path)
         self.input = self.session.get_inputs()[0].name
         self.precision = precision
         self.providers = self.session.get_providers()

@@ -14,7 +14,9 @@ INSTALL_HINT = "TensorRT is not installed: pip install 'qualedge[gpu]' (tensorrt
 class TrtBackend:
     name = "trt"
 
-    def __init__(self, plan: Path) -> None:
+    def __init__(self, plan: Path, *, precision: str) -> None:
+        """``precision``: the manifest's; the plan's sidecar metadata (``<plan>.json``, written by the export) must
+        name the TensorRT version that runs it and the same precision."""
         try:
             import tensorrt as trt
         except ImportError as exc:
@@ -24,6 +26,18 @@ class TrtBackend:
         if not torch.cuda.is_available():
             raise BackendUnavailableError("the TensorRT backend needs a CUDA device")
         self.trt, self.torch = trt, torch
+        import json
+
+        from qualedge.errors import BundleError
+
+        meta_p = Path(str(plan) + ".json")
+        if not meta_p.is_file():
+            raise BundleError(f"{plan}: its engine metadata {meta_p.name} is missing; rebuild the engine ('qualedge export --tensorrt')")
+        meta = json.loads(meta_p.read_text())
+        if meta.get("tensorrt_version") != trt.__version__:
+            raise BackendUnavailableError(f"{plan} was built with TensorRT {meta.get('tensorrt_version')}, this is {trt.__version__}; rebuild it")
+        if meta.get("precision", precision) != precision:
+            raise BundleError(f"{plan}: its metadata says precision {meta.get('precision')!r}, the manifest {precision!r}; rebuild the engine")
         logger = trt.Logger(trt.Logger.WARNING)
         self.engine = trt.Runtime(logger).deserialize_cuda_engine(plan.read_bytes())
         if self.engine is None:
@@ -32,7 +46,7 @@ class TrtBackend:
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.input = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
         self.output = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
-        self.precision = "fp16" if "fp16" in plan.name else "fp32"
+        self.precision = precision
 
     def run(self, x: np.ndarray) -> np.ndarray:
         torch = self.torch

@@ -73,3 +73,30 @@ def test_malformed_manifests_are_refused_by_field(bundle: Path, tmp_path: Path, 
     with pytest.raises(BundleError, match=None) as ei:
         load_bundle(b, verify_hashes=False)
     assert message in str(ei.value), str(ei.value)
+
+
+def test_graphs_carry_metadata_and_a_swapped_graph_is_refused(bundle: Path, tmp_path: Path) -> None:
+    import onnx
+    from qualedge.runtime.restorer import Restorer
+
+    man = json.loads((bundle / "manifest.json").read_text())
+    for m in man["models"]:
+        for f in m["forms"]:
+            if f["format"] == "onnx":
+                props = {p.key: p.value for p in onnx.load(str(bundle / f["path"])).metadata_props}
+                assert props["qualedge.model"] == m["name"] and props["qualedge.role"] == m["role"]
+                assert props["qualedge.arch_id"] == m["arch_id"] and props["qualedge.precision"] == f["precision"]
+    # the compact and heavy fp32 graphs swapped (hashes re-computed, so only the graph metadata can tell)
+    b = tmp_path / "swapped"
+    shutil.copytree(bundle, b)
+    pol = man["policy"]
+    fa = next(f for m in man["models"] if m["name"] == pol["compact"] for f in m["forms"] if f["format"] == "onnx" and f["precision"] == "fp32")
+    fb = next(f for m in man["models"] if m["name"] == pol["heavy"] for f in m["forms"] if f["format"] == "onnx" and f["precision"] == "fp32")
+    (b / fa["path"]).write_bytes((bundle / fb["path"]).read_bytes())
+    (b / fb["path"]).write_bytes((bundle / fa["path"]).read_bytes())
+    from qualedge.weights.cache import sha256_file
+
+    fa["sha256"], fb["sha256"] = sha256_file(b / fa["path"]), sha256_file(b / fb["path"])
+    (b / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(BundleError, match="disagrees with the manifest"):
+        Restorer(b)
