@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from qualedge import paths
 from qualedge._version import __version__
 from qualedge.archs import ModelDescriptor, Tiling, get_arch
 from qualedge.bundle import ABI_VERSION, Form, Manifest, ModelEntry, write_manifest
@@ -30,7 +31,7 @@ from qualedge.errors import ConfigError, ExportError, OutputError
 from qualedge.weights.cache import sha256_file
 
 PRECISIONS = ("fp32", "fp16")
-EXAMPLE = Path(__file__).resolve().parents[1] / "qualedge" / "assets" / "images" / "example.png"
+EXAMPLE = paths.asset("images", "example.png")
 
 
 @dataclass
@@ -50,8 +51,8 @@ class ModelSource:
 def _example_inputs(in_channels: int) -> list[np.ndarray]:
     from qualedge.io import read_image
 
-    if not EXAMPLE.is_file():
-        return []
+    if not EXAMPLE.is_file():  # the parity gate's real-photo input ships with the package: its absence is a broken install
+        raise ExportError(f"the example photo {EXAMPLE} that the parity gate runs on is missing; reinstall qualedge")
     rgb = read_image(EXAMPLE).rgb
     if in_channels == 1:
         from qualedge.data.color import rgb_to_y

@@ -20,13 +20,12 @@ import hashlib
 import json
 from pathlib import Path
 
-import qualedge
 from qualedge import paths
 from qualedge._version import __version__
 
 COMPACT = "qualedge-compact-x4"
 HEAVY = "realesrgan-x4plus"
-RESTORE_WEIGHTS = Path(qualedge.__file__).resolve().parent / "assets" / "weights" / "adaqual_default.safetensors"
+RESTORE_WEIGHTS = paths.asset("weights", "adaqual_default.safetensors")
 RESTORE_TILE = 256
 # the default bundle's routing: tile plan (the routing granularity, in LR pixels) and budget, from the routing bench
 ROUTING = {"tile": 64, "overlap": 8, "heavy_fraction": 0.3}

@@ -28,6 +28,14 @@ def offline() -> bool:
     return False
 
 
+def asset(*parts: str) -> Path:
+    """A file shipped inside the qualedge package (``qualedge/assets/...``), found through importlib.resources so that
+    it resolves the same in a checkout, an editable install and a wheel install."""
+    from importlib.resources import files
+
+    return Path(str(files("qualedge").joinpath("assets", *parts)))
+
+
 def project_root() -> Path | None:
     """The source checkout this package runs from, if any (None for an installed package)."""
     root = Path(__file__).resolve().parents[1]

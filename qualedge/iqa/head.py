@@ -19,10 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from qualedge import paths
 from qualedge.errors import WeightsNotFoundError
 
 CELL = 16
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "weights" / "quality_head.safetensors"
+DEFAULT_WEIGHTS = paths.asset("weights", "quality_head.safetensors")
 
 
 def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:

@@ -29,7 +29,7 @@ from qualedge.archs import ModelDescriptor, get_arch
 from qualedge.errors import UnsupportedModelError, WeightsNotFoundError
 from qualedge.weights.cache import WeightRef, resolve_weights
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets" / "weights"
+ASSETS = paths.asset("weights")
 Converter = Callable[[list[Path], nn.Module], dict[str, torch.Tensor]]
 
 
