@@ -306,13 +306,8 @@ def export_bundle(
 
 
 def _qhead_descriptor() -> ModelDescriptor:
-    from qualedge.archs import SizeRequirements
-
-    return ModelDescriptor(
-        arch_id="quality_head", hyperparameters={}, purpose="IQA", scale=1, in_channels=3, out_channels=1, color="RGB",
-        size=SizeRequirements(minimum=16, multiple_of=1), tiling=Tiling.SUPPORTED, tile_advice=(512, 0),
-        supports_fp16=False, supports_bf16=True, fp32_layers=(), param_count=0,
-    )  # fmt: skip
+    """The registered quality_head architecture's descriptor (real parameter count)."""
+    return get_arch("quality_head").descriptor(dict(get_arch("quality_head").defaults))
 
 
 def default_policy(

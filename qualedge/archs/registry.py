@@ -10,7 +10,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from qualedge.archs import adaqual, dncnn, espcn, fsrcnn, gain_head, rrdbnet, srvgg, swinir, unet_disc, upconv7
+from qualedge.archs import (
+    adaqual,
+    dncnn,
+    espcn,
+    fsrcnn,
+    gain_head,
+    quality_head,
+    rrdbnet,
+    srvgg,
+    swinir,
+    unet_disc,
+    upconv7,
+)
 from qualedge.archs.descriptor import ArchSpec, ModelDescriptor
 from qualedge.errors import UnsupportedModelError
 
@@ -23,6 +35,7 @@ ARCHS: tuple[ArchSpec, ...] = (
     upconv7.SPEC,
     fsrcnn.SPEC,
     espcn.SPEC,
+    quality_head.SPEC,  # an exact key set: before srvgg, whose "body.N" pattern it shares
     srvgg.SPEC,
     dncnn.SPEC,
     gain_head.SPEC,

@@ -15,59 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from qualedge import paths
+from qualedge.archs.quality_head import CELL, CellMap, QualityHead
 from qualedge.errors import WeightsNotFoundError
 
-CELL = 16
+__all__ = ["CELL", "CellMap", "QualityHead", "DEFAULT_WEIGHTS", "load_quality_head"]
 DEFAULT_WEIGHTS = paths.asset("weights", "quality_head.safetensors")
-
-
-def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, stride, dilation, dilation=dilation), nn.ReLU(inplace=True)]
-
-
-class QualityHead(nn.Module):
-    cell = CELL
-
-    def __init__(self, *, width: tuple[int, int, int] = (32, 48, 96)) -> None:
-        super().__init__()
-        c1, c2, c3 = width
-        self.body = nn.Sequential(
-            nn.Conv2d(3, c1, 4, 4),
-            nn.ReLU(inplace=True),
-            *_conv(c1, c2, 2),
-            *_conv(c2, c2),
-            *_conv(c2, c3, 2),
-            *_conv(c3, c3, dilation=2),
-            *_conv(c3, c3, dilation=4),
-        )
-        self.out = nn.Conv2d(c3, 1, 1)
-
-    def cell_map(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] -> (N, 1, ceil(H/16), ceil(W/16)) quality in [0, 1]."""
-        h, w = x.shape[-2:]
-        # always pad (a zero-width pad is a no-op): a Python `if` here would be frozen by graph export
-        x = F.pad(x, (0, (-w) % CELL, 0, (-h) % CELL), mode="replicate")
-        return torch.sigmoid(self.out(self.body((x - 0.5) / 0.25)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Quality of each image (N,): the mean of its cells."""
-        return self.cell_map(x).flatten(1).mean(1)
-
-
-class CellMap(nn.Module):
-    """The head's dense map as a module, (N, 1, H/16, W/16): the form exported to bundles and run by backends."""
-
-    def __init__(self, head: nn.Module) -> None:
-        super().__init__()
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head.cell_map(x)
 
 
 def load_quality_head(weights: str | Path | None = None) -> QualityHead:

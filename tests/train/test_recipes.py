@@ -33,8 +33,7 @@ def test_recipe_tiny_on_cpu(name: str, photos: Path, tmp_path: Path) -> None:
     w = out / rep["weights"]["file"]
     assert w.is_file() and w.stat().st_size == rep["weights"]["bytes"] <= 16 * 2**20
     sd = load_state_dict(w)
-    if name != "quality-head":  # a registered architecture is recognised from the tensors
-        assert detect_arch(sd).id == {"compact-sr": "srvgg", "restoration": "adaqual_unet"}[name]
+    assert detect_arch(sd).id == {"compact-sr": "srvgg", "restoration": "adaqual_unet", "quality-head": "quality_head"}[name]  # registered archs
     assert rep["last_metrics"]
 
 
