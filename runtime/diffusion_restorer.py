@@ -56,8 +56,7 @@ class _GraphRunner:
                 raise BundleError(f"model {entry.name} has no safetensors form for the PyTorch backend")
             net, _ = get_arch(entry.arch_id).build(**entry.hyperparameters)
             load_into(net, load_state_dict(folder / form.path), source=str(folder / form.path))
-            if threads:
-                torch.set_num_threads(threads)
+            self.threads = threads
             self.device = torch.device(device)
             self.module = (UnrolledSampler(net, coefficients=coefficients) if unrolled else StepDenoiser(net)).to(self.device).eval()
         else:
@@ -67,8 +66,9 @@ class _GraphRunner:
         if self.backend == "ort":
             return self.session.run(None, {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in zip(self.names, arrays)})[0]
         import torch
+        from qualedge.runtime.backends.torch_backend import intra_op_threads
 
-        with torch.inference_mode():
+        with torch.inference_mode(), intra_op_threads(self.threads):
             return self.module(*[torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device) for a in arrays]).float().cpu().numpy()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,15 @@ class TorchBackend:
         desc = entry.descriptor
         if precision == "fp16" and not desc.get("supports_fp16", False):
             raise UnsupportedDtypeError(f"{entry.arch_id} is not fp16-safe; use fp32 or bf16")
-        if threads:
-            torch.set_num_threads(threads)
-        if entry.arch_id == "quality_head":  # the bundle's quality model: its dense cell map
-            from qualedge.iqa.head import CellMap, load_quality_head
+        self.threads = threads
+        sd = load_state_dict(weights)
+        spec = get_arch(entry.arch_id)
+        model, _ = spec.build(**(entry.hyperparameters or spec.infer(sd)))
+        load_into(model, sd, source=str(weights))
+        if entry.role == "quality":  # the bundle's quality model runs as its dense cell map
+            from qualedge.archs.quality_head import CellMap
 
-            model = CellMap(load_quality_head(weights))
-        else:
-            model, _ = get_arch(entry.arch_id).build(**entry.hyperparameters)
-            load_into(model, load_state_dict(weights), source=str(weights))
+            model = CellMap(model)
         self.device = torch.device(device)
         self.dtype = DTYPES[precision]
         # channels_last helps convolutions on CPUs (oneDNN) and GPUs; bf16 is fast where the CPU has AVX512-BF16/AMX
@@ -45,5 +46,20 @@ class TorchBackend:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
+        with torch.inference_mode(), intra_op_threads(self.threads):
             return self.model(t).float().cpu().numpy()
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int | None):
+    """PyTorch's intra-op threads set to ``n`` for one call and restored after: constructing a backend does not change
+    the process-wide setting (``None``: leave it)."""
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

@@ -187,3 +187,23 @@ def test_folder_run_survives_bad_files(bundle: Path, photo_path: Path, tmp_path:
     capsys.readouterr()
     rc = main(["restore", str(src), "-o", str(tmp_path / "ff"), "--bundle", str(bundle), "--policy", "compact", "--fail-fast", "--no-progress"])
     assert rc == 2 and not list((tmp_path / "ff").iterdir())
+
+
+def test_torch_backend_agrees_with_ort_and_leaves_threads_alone(bundle: Path, photo_path: Path) -> None:
+    """The PyTorch backend (all models, the quality head as its registered architecture) matches ONNX Runtime, and
+    its ``threads`` apply to its own calls only: the process-wide setting is unchanged afterwards."""
+    import torch
+
+    from qualedge.io import read_image
+    from qualedge.runtime.restorer import RestoreOptions, Restorer
+
+    img = read_image(photo_path)
+    img = img.with_pixels(img.rgb[:96, :128])
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2
+    r_t = Restorer(bundle, RestoreOptions(backend="torch", threads=want, tile=64))
+    out_t = r_t.restore(img)
+    assert torch.get_num_threads() == before
+    out_o = Restorer(bundle, RestoreOptions(backend="ort", tile=64)).restore(img)
+    assert out_t.summary["decisions"] == out_o.summary["decisions"]
+    assert np.abs(out_t.pixels.astype(int) - out_o.pixels.astype(int)).max() <= 2
