@@ -56,6 +56,10 @@ CORPUS = [  # (what is wrong, where in the manifest, new value, text the error m
     ("policy router unknown", ["policy", "router"], "magic", "policy.router = 'magic'"),
     ("policy seed is a bool", ["policy", "seed"], True, "policy.seed"),
     ("manifest is a list", [], None, "must be an object"),
+    ("unknown ABI version", ["abi_version"], 999, "ABI version 999"),
+    ("unknown schema", ["schema"], 7, "manifest schema 7"),
+    ("not a qualedge manifest", ["format"], "other", "not a qualedge bundle manifest"),
+    ("file named but missing", ["models", 0, "forms", 0, "path"], "gone.onnx", "file gone.onnx of model"),
 ]
 
 
@@ -73,6 +77,17 @@ def test_malformed_manifests_are_refused_by_field(bundle: Path, tmp_path: Path, 
     with pytest.raises(BundleError, match=None) as ei:
         load_bundle(b, verify_hashes=False)
     assert message in str(ei.value), str(ei.value)
+
+
+def test_hash_mismatch_is_refused_and_manifest_round_trips(bundle: Path, tmp_path: Path) -> None:
+    d = json.loads((bundle / "manifest.json").read_text())
+    assert load_bundle(bundle).to_dict() == d  # the typed form holds everything the file says, and nothing else
+    b = tmp_path / "tampered"
+    shutil.copytree(bundle, b)
+    f = b / d["models"][0]["forms"][0]["path"]
+    f.write_bytes(f.read_bytes() + b"\0")
+    with pytest.raises(BundleError, match="fails its sha256 check"):
+        load_bundle(b)
 
 
 def test_graphs_carry_metadata_and_a_swapped_graph_is_refused(bundle: Path, tmp_path: Path) -> None:
