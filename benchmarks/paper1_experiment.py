@@ -359,6 +359,7 @@ def ship_compact(ft: Path, results: dict, steps: dict) -> None:
 
     from qualedge.atomic import atomic_write_text
     from qualedge.weights.load import save_state_dict
+    from qualedge.weights.model_load import weights_metadata
     from qualedge.weights.zoo import ASSETS, load_pretrained
 
     model, desc, info = resolve_model(ModelSource(name="sr", checkpoint=str(ft)))
@@ -366,7 +367,7 @@ def ship_compact(ft: Path, results: dict, steps: dict) -> None:
     save_state_dict(
         target,
         {k: v.detach().contiguous() for k, v in model.state_dict().items()},
-        metadata={"arch_id": "srvgg", "source": str(ft)},
+        metadata=weights_metadata(desc, source=str(ft)),
     )
     torch.set_num_threads(2)
     heavy, _ = load_pretrained("realesrgan-x4plus")

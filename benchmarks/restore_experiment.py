@@ -220,12 +220,15 @@ def ship_part(args, data_img: Path, work: Path, res_dir: Path) -> None:
     if args.ship:
         from qualedge.export.defaults import RESTORE_WEIGHTS
 
+        from qualedge.archs import get_arch
         from qualedge.checkpoint import read_checkpoint, resolve_checkpoint
         from qualedge.weights.load import save_state_dict
+        from qualedge.weights.model_load import weights_metadata
 
         ck = read_checkpoint(deployed)
-        save_state_dict(RESTORE_WEIGHTS, ck.state_dict, metadata={"arch_id": "adaqual_unet", "sampler": json.dumps(ck.meta["sampler"]),
-                                                                  "source": f"restore_experiment --part ship, {steps} steps"})  # fmt: skip
+        desc = get_arch(ck.arch_id).descriptor(get_arch(ck.arch_id).resolve(**ck.hyperparameters))
+        save_state_dict(RESTORE_WEIGHTS, ck.state_dict, metadata=weights_metadata(desc, sampler=json.dumps(ck.meta["sampler"]),
+                                                                                 source=f"restore_experiment --part ship, {steps} steps"))  # fmt: skip
         shutil.copy(resolve_checkpoint(deployed) / "model.json", work / "shipped_model.json")
         abl = res_dir / "restore_ablation.json"
         example_figure(bundle, data_img / "kodak24", REPO / "docs" / "models" / "adaqual-default-example.jpg")

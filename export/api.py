@@ -29,6 +29,7 @@ from qualedge.archs import ModelDescriptor, Tiling, get_arch
 from qualedge.bundle import ABI_VERSION, Form, Manifest, ModelEntry, write_manifest
 from qualedge.errors import ConfigError, ExportError, OutputError
 from qualedge.weights.cache import sha256_file
+from qualedge.weights.model_load import weights_metadata
 
 PRECISIONS = ("fp32", "fp16")
 EXAMPLE = paths.asset("images", "example.png")
@@ -67,36 +68,18 @@ def resolve_model(src: ModelSource) -> tuple[nn.Module, ModelDescriptor, dict[st
     if len(given) != 1:
         raise ConfigError(f"model {src.name}: give exactly one of pretrained, weights (+arch), checkpoint or module")
     info: dict[str, Any] = {}
-    if src.pretrained:
-        from qualedge.weights.zoo import get_pretrained, load_pretrained
+    if src.pretrained or src.weights or src.checkpoint:
+        from qualedge.weights.model_load import load_model
 
-        model, desc = load_pretrained(src.pretrained)
-        entry = get_pretrained(src.pretrained)
-        info = {"pretrained": entry.id, "license": entry.license, "origin": entry.origin}
-    elif src.weights:
-        from qualedge.archs import detect_arch
-        from qualedge.weights.load import load_state_dict
-        from qualedge.weights.zoo import load_into
-
-        sd = load_state_dict(src.weights)
-        spec = get_arch(src.arch) if src.arch else detect_arch(sd)
-        hp = {**spec.infer(sd), **src.hparams} if not src.arch else spec.resolve(**src.hparams)
-        model, desc = spec.build(**hp)
-        load_into(model, sd, source=str(src.weights))
-        info = {"weights": str(src.weights), "sha256": sha256_file(src.weights)}
-    elif src.checkpoint:
-        from qualedge.checkpoint import read_checkpoint
-        from qualedge.weights.zoo import load_into
-
-        ck = read_checkpoint(src.checkpoint)
-        spec = get_arch(ck.arch_id)
-        model, desc = spec.build(**ck.hyperparameters)
-        load_into(model, ck.state_dict, source=str(src.checkpoint))
-        info = {"checkpoint": str(src.checkpoint), "step": ck.meta.get("step")}
-        if ck.adapter is not None:
+        source = src.pretrained or src.weights or src.checkpoint
+        loaded = load_model(source, arch=src.arch, hparams=src.hparams or None, merge_adapter=False)  # type: ignore[arg-type]
+        model, desc, info = loaded.model, loaded.descriptor, dict(loaded.provenance)
+        if src.weights:
+            info["sha256"] = sha256_file(src.weights)
+        if loaded.adapter is not None:
             from qualedge.export.lora import merge_lora
 
-            model, merge = merge_lora(model, ck.adapter, in_channels=desc.in_channels)
+            model, merge = merge_lora(model, loaded.adapter, in_channels=desc.in_channels)
             info["lora"] = merge
     else:
         if src.arch is None:
@@ -283,7 +266,7 @@ def export_bundle(
             from qualedge.weights.load import save_state_dict
 
             st = tmp / f"{src.name}.safetensors"
-            save_state_dict(st, model.state_dict(), metadata={"arch_id": desc.arch_id})
+            save_state_dict(st, model.state_dict(), metadata=weights_metadata(desc))
             forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
             forms += _export_forms(src.name, src.role, model, desc, tmp, precisions=precisions, tile=tile, exporter=exporter, opset=opset, out_channels=desc.out_channels)
             if tensorrt:

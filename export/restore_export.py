@@ -26,6 +26,7 @@ from qualedge.bundle import ABI_VERSION, Form, Manifest, ModelEntry, onnx_metada
 from qualedge.diffusion import SamplerSpec, StepDenoiser, UnrolledSampler
 from qualedge.errors import ConfigError
 from qualedge.weights.cache import sha256_file
+from qualedge.weights.model_load import weights_metadata
 
 CELL = 16
 
@@ -114,7 +115,7 @@ def export_restore_bundle(
     cases = _parity_cases(tile, seed)
     with staging_folder(out, overwrite=overwrite) as tmp:
         st = tmp / "restore.safetensors"
-        save_state_dict(st, model.state_dict(), metadata={"arch_id": desc.arch_id})
+        save_state_dict(st, model.state_dict(), metadata=weights_metadata(desc))
         b = 2
         ex_q = torch.rand(b, 1, qs, qs)
         # unrolled graph: (x, q, noise) -> restored tile

@@ -46,16 +46,15 @@ class _GraphRunner:
         elif backend == "torch":
             import torch
 
-            from qualedge.archs import get_arch
             from qualedge.diffusion import StepDenoiser, UnrolledSampler
             from qualedge.weights.load import load_state_dict
-            from qualedge.weights.zoo import load_into
+            from qualedge.weights.model_load import build_from_state_dict
 
             form = entry.form("safetensors")
             if form is None:
                 raise BundleError(f"model {entry.name} has no safetensors form for the PyTorch backend")
-            net, _ = get_arch(entry.arch_id).build(**entry.hyperparameters)
-            load_into(net, load_state_dict(folder / form.path), source=str(folder / form.path))
+            weights = folder / form.path
+            net, _ = build_from_state_dict(load_state_dict(weights), source=str(weights), arch=entry.arch_id, hparams=entry.hyperparameters)
             self.threads = threads
             self.device = torch.device(device)
             self.module = (UnrolledSampler(net, coefficients=coefficients) if unrolled else StepDenoiser(net)).to(self.device).eval()
@@ -78,9 +77,9 @@ class DiffusionRestorer(Restorer):
     def __init__(self, bundle: str | Path, options: RestoreOptions | None = None, *, mode: str = "unrolled", seed: int | None = None) -> None:
         self.folder = Path(bundle)
         self.manifest = load_bundle(self.folder)
-        pol = self.manifest.policy
-        if pol.get("kind") != "restoration":
+        if self.manifest.kind != "restoration":
             raise ConfigError(f"bundle {self.folder} is not a restoration bundle (no 'kind': 'restoration' policy); create one with 'qualedge export-restore'")
+        self.restoration = pol = self.manifest.restoration_policy()
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
         self.options = opts = options or RestoreOptions()
@@ -88,23 +87,23 @@ class DiffusionRestorer(Restorer):
             raise ConfigError(f"restoration bundles run on the 'ort' or 'torch' backend, not {opts.backend!r}")
         if opts.precision not in (None, "fp32"):
             raise ConfigError(f"restoration bundles hold fp32 graphs (the prompt module's attention and LayerNorm statistics); got precision {opts.precision!r}")
-        self.mode, self.seed = mode, int(pol.get("seed", 0) if seed is None else seed)
-        self.steps, self.coefficients = int(pol["steps"]), [tuple(c) for c in pol["coefficients"]]
+        self.mode, self.seed = mode, int(pol.seed if seed is None else seed)
+        self.steps, self.coefficients = pol.steps, [tuple(c) for c in pol.coefficients]
         # 0 for a regression model (one step from a zero residual); bundles from before the field: diffusion
-        self.noise_scale = float(pol.get("noise_scale", 1.0))
+        self.noise_scale = float(pol.noise_scale)
         self.precision, self.threshold = "fp32", float("nan")
         self.policy, self.route_mode, self.heavy_fraction, self.signal, self.router = "compact", None, None, None, None
         self.scale, self.in_channels, self.multiple = 1, 3, 16
-        self.tile = self.fixed = self.minimum = int(pol["tile"])
+        self.tile = self.fixed = self.minimum = pol.tile
         if opts.tile not in (None, self.tile):
             raise ConfigError(f"this restoration bundle's graphs have a fixed tile of {self.tile}; re-export with --tile {opts.tile} to use that size")
-        self.overlap = opts.overlap if opts.overlap is not None else int(pol.get("overlap", 32))
+        self.overlap = opts.overlap if opts.overlap is not None else pol.overlap
         # ONNX: each mode has its own graph; PyTorch: both modes build on the one safetensors form of "restore"
-        entry = self.manifest.model(pol["restore"] if mode == "unrolled" or opts.backend == "torch" else pol["restore_step"])
+        entry = self.manifest.model(pol.restore if mode == "unrolled" or opts.backend == "torch" else pol.restore_step)
         self.models = [entry]
         self.graph = _GraphRunner(self.folder, entry, backend=opts.backend, device=opts.device, threads=opts.threads,
                                   coefficients=self.coefficients, unrolled=mode == "unrolled")  # fmt: skip
-        self.qhead = self._open(self.manifest.model(pol["quality_model"]), "fp32")
+        self.qhead = self._open(self.manifest.model(pol.quality_model), "fp32")
         self.backends, self._fp32 = [], {}
         self.blend_impl = self._choose_blend(opts.blend)
 
@@ -150,8 +149,9 @@ class DiffusionRestorer(Restorer):
         s.pop("decisions", None)
         s.pop("routing", None)
         s["quality"].pop("threshold", None)
-        s["restoration"] = {"mode": self.mode, "steps": self.steps, "seed": self.seed, "prompt_mode": self.manifest.policy.get("prompt_mode"),
-                            "objective": self.manifest.policy.get("sampler", {}).get("objective", "diffusion")}  # fmt: skip
+        pol = self.restoration
+        s["restoration"] = {"mode": self.mode, "steps": self.steps, "seed": self.seed, "prompt_mode": pol.prompt_mode,
+                            "objective": pol.sampler.objective if pol.sampler else "diffusion"}  # fmt: skip
         return res
 
 

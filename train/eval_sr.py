@@ -66,42 +66,17 @@ def load_multigt(root: str | Path, scale: int) -> list[TestItem]:
 
 
 def load_model(source: str) -> tuple[Any, int]:
-    """(callable (N,3,h,w)->(N,3,sh,sw), scale) for a model source."""
-    from qualedge.weights.zoo import load_into
-
+    """(callable (N,3,h,w)->(N,3,sh,sw), scale) for a model source: ``bicubic[xS]`` or anything
+    :func:`qualedge.weights.model_load.load_model` loads."""
     if source.startswith("bicubic"):
         scale = int(source.split("x")[1]) if "x" in source else 4
         from qualedge.data.resize import imresize_torch
 
         return (lambda x: imresize_torch(x, scale).clamp(0, 1)), scale
-    from qualedge.checkpoint import split_reference
+    from qualedge.weights.model_load import load_model as load_any
 
-    p = Path(source)
-    if split_reference(source)[0].is_dir():  # a checkpoint (<folder>@raw: its raw weights)
-        from qualedge.archs import get_arch
-        from qualedge.checkpoint import read_checkpoint
-
-        ck = read_checkpoint(source)
-        model, desc = get_arch(ck.arch_id).build(**ck.hyperparameters)
-        load_into(model, ck.state_dict, source=str(p))
-        if ck.adapter is not None:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, str(ck.adapter)).merge_and_unload()
-        return model.eval(), desc.scale
-    if p.is_file():
-        from qualedge.archs import detect_arch
-        from qualedge.weights.load import load_state_dict
-
-        sd = load_state_dict(p)
-        spec = detect_arch(sd)
-        model, desc = spec.build(**spec.infer(sd))
-        load_into(model, sd, source=str(p))
-        return model.eval(), desc.scale
-    from qualedge.weights.zoo import load_pretrained
-
-    model, desc = load_pretrained(source)
-    return model, desc.scale
+    loaded = load_any(source)
+    return loaded.model, loaded.descriptor.scale
 
 
 def _t(a: np.ndarray) -> torch.Tensor:

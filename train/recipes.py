@@ -72,7 +72,8 @@ def _qhead_steps(c: RecipeContext) -> list[list[str]]:
                           "data.folders": json.dumps([str(p) for p in c.photos])}  # fmt: skip
     if c.tiny:
         kv.update({"data.max_images": 3, "data.crops_per_image": 1, "data.levels": 1, "data.tile": 96, "data.sr_models": '["bicubic"]',
-                   "data.sr_crops_per_image": 1, "data.sr_heldout_crops_per_image": 1, "data.heldout_fraction": 0.34, "train.epochs": 1, "train.batch": 4})  # fmt: skip
+                   "data.sr_crops_per_image": 1, "data.sr_heldout_crops_per_image": 1, "data.heldout_fraction": 0.34, "train.epochs": 1, "train.batch": 4,
+                   "teacher": '"piqe"'})  # fmt: skip  # tiny checks the pipeline: PIQE needs no parameter files (NIQE does)
     else:
         kv.update({"train.batch": 256, "train.epochs": 30})
     return [["train-qhead", *[a for k, v in kv.items() for a in ("--set", f"{k}={v}")]]]

@@ -90,29 +90,15 @@ def model_runner(source: str, *, steps: int | None = None) -> Callable[[np.ndarr
     p = Path(source)
     if (p / "manifest.json").is_file():
         raise ConfigError(f"{source} is a bundle; evaluate it with 'qualedge eval-restore' (which runs bundles through the runtime)")
-    from qualedge.archs import detect_arch, get_arch
-    from qualedge.checkpoint import split_reference
     from qualedge.diffusion import SamplerSpec, UnrolledSampler
     from qualedge.iqa.head import load_quality_head
-    from qualedge.weights.zoo import load_into
+    from qualedge.weights.model_load import load_model
 
-    if split_reference(source)[0].is_dir():  # a checkpoint (<folder>@raw: its raw weights)
-        from qualedge.checkpoint import read_checkpoint
-
-        ck = read_checkpoint(source)
-        net, _ = get_arch(ck.arch_id).build(**ck.hyperparameters)
-        load_into(net, ck.state_dict, source=str(p))
-        how = SamplerSpec.from_meta(ck.meta, steps=steps)
-    elif p.is_file():
-        from qualedge.weights.load import load_state_dict, read_metadata
-
-        sd = load_state_dict(p)
-        spec = detect_arch(sd)
-        net, _ = spec.build(**spec.infer(sd))
-        load_into(net, sd, source=str(p))
-        how = SamplerSpec.from_meta(read_metadata(p), steps=steps)
-    else:
-        raise ConfigError(f"model {source}: not a checkpoint/run folder, weights file or restoration bundle")
+    loaded = load_model(source)
+    if loaded.descriptor.arch_id != "adaqual_unet":
+        raise ConfigError(f"model {source}: a {loaded.descriptor.arch_id} model, not a restoration (adaqual_unet) model")
+    net = loaded.model
+    how = SamplerSpec.from_meta(loaded.meta, steps=steps)
     sampler = UnrolledSampler(net.eval(), coefficients=how.coefficients())
     head = load_quality_head()
 

@@ -102,13 +102,10 @@ def build_restorer(mc: RestoreModelConfig) -> tuple[nn.Module, Any]:
     hp.setdefault("prompt_mode", mc.prompt_mode)
     if mc.init is None:
         return spec.build(mc.preset, **hp)
-    from qualedge.checkpoint import read_checkpoint
-    from qualedge.weights.zoo import load_into
+    from qualedge.weights.model_load import load_model
 
-    ck = read_checkpoint(mc.init)
-    model, desc = spec.build(**{**ck.hyperparameters, "prompt_mode": mc.prompt_mode})
-    load_into(model, ck.state_dict, source=str(mc.init))
-    return model, desc
+    loaded = load_model(mc.init, arch=spec.id, hparams={"prompt_mode": mc.prompt_mode})
+    return loaded.model.train(), loaded.descriptor
 
 
 class QualityMapper(nn.Module):

@@ -58,39 +58,16 @@ class TrainSRConfig:
 
 
 def build_generator(mc: ModelConfig) -> tuple[nn.Module, Any]:
-    """The generator with its initial weights (pretrained id, weights file or checkpoint)."""
-    from pathlib import Path
-
+    """The generator with its initial weights (pretrained id, weights file or checkpoint, its LoRA merged)."""
     spec = get_arch(mc.arch)
     if mc.init is None:
         return spec.build(mc.preset, **mc.hparams)
-    from qualedge.checkpoint import split_reference
-    from qualedge.weights.zoo import load_into
+    from qualedge.weights.model_load import load_model
 
-    folder, _ = split_reference(mc.init)
-    p = Path(mc.init)
-    if folder.is_dir():
-        from qualedge.checkpoint import read_checkpoint
-
-        ck = read_checkpoint(mc.init)
-        if ck.arch_id != spec.id:
-            raise ConfigError(f"model.init {p} holds a {ck.arch_id}, not a {spec.id}")
-        model, desc = spec.build(**ck.hyperparameters)
-        load_into(model, ck.state_dict, source=str(p))
-        return model, desc
-    if p.is_file():
-        from qualedge.weights.load import load_state_dict
-
-        model, desc = spec.build(mc.preset, **mc.hparams)
-        load_into(model, load_state_dict(p), source=str(p))
-        return model, desc
-    from qualedge.weights.zoo import get_pretrained, load_pretrained
-
-    entry = get_pretrained(mc.init)
-    if entry.arch != spec.id:
-        raise ConfigError(f"model.init {mc.init} is a {entry.arch}, not a {spec.id}")
-    model, desc = load_pretrained(mc.init)
-    return model.train(), desc
+    loaded = load_model(mc.init, hparams=mc.hparams or None)
+    if loaded.descriptor.arch_id != spec.id:
+        raise ConfigError(f"model.init {mc.init} holds a {loaded.descriptor.arch_id}, not a {spec.id}")
+    return loaded.model.train(), loaded.descriptor
 
 
 class SRTask:

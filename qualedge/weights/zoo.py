@@ -304,20 +304,24 @@ def load_pretrained(
     from qualedge.weights.load import load_state_dict, save_state_dict
 
     entry = get_pretrained(model_id)
-    arch = get_arch(entry.arch)
-    model, desc = arch.build(**dict(entry.hparams))
     files = locate_sources(entry, allow_download=allow_download)
-    if entry.source.kind == "asset":
-        sd = load_state_dict(files[0])
+    if entry.source.kind == "asset":  # qualedge's own files: their tensors and metadata decide the shape
+        from qualedge.weights.load import read_metadata
+        from qualedge.weights.model_load import build_from_state_dict
+
+        model, desc = build_from_state_dict(
+            load_state_dict(files[0]), source=entry.id, arch=entry.arch, hparams=entry.hparams, metadata=read_metadata(files[0])
+        )
+        return model.to(device).eval(), desc
+    model, desc = get_arch(entry.arch).build(**dict(entry.hparams))
+    cached = paths.weights_dir() / "converted" / f"{entry.id}-{_sources_key(files)}.safetensors"
+    if cached.is_file():
+        sd = load_state_dict(cached)
     else:
-        cached = paths.weights_dir() / "converted" / f"{entry.id}-{_sources_key(files)}.safetensors"
-        if cached.is_file():
-            sd = load_state_dict(cached)
-        else:
-            assert entry.convert is not None
-            sd = entry.convert(files, model)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            save_state_dict(cached, sd, metadata={"qualedge_model": entry.id, "arch": entry.arch})
+        assert entry.convert is not None
+        sd = entry.convert(files, model)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        save_state_dict(cached, sd, metadata={"qualedge_model": entry.id, "arch": entry.arch})
     load_into(model, sd, source=entry.id)
     return model.to(device).eval(), desc
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qualedge.archs import get_arch
 from qualedge.bundle import ModelEntry
 from qualedge.errors import BackendUnavailableError, UnsupportedDtypeError
 
@@ -20,7 +19,7 @@ class TorchBackend:
 
     def __init__(self, weights: Path, entry: ModelEntry, *, device: str = "cpu", precision: str = "fp32", threads: int | None = None) -> None:
         from qualedge.weights.load import load_state_dict
-        from qualedge.weights.zoo import load_into
+        from qualedge.weights.model_load import build_from_state_dict
 
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendUnavailableError("CUDA is not available to PyTorch here; use device='cpu'")
@@ -30,10 +29,7 @@ class TorchBackend:
         if precision == "fp16" and not desc.get("supports_fp16", False):
             raise UnsupportedDtypeError(f"{entry.arch_id} is not fp16-safe; use fp32 or bf16")
         self.threads = threads
-        sd = load_state_dict(weights)
-        spec = get_arch(entry.arch_id)
-        model, _ = spec.build(**(entry.hyperparameters or spec.infer(sd)))
-        load_into(model, sd, source=str(weights))
+        model, _ = build_from_state_dict(load_state_dict(weights), source=str(weights), arch=entry.arch_id, hparams=entry.hyperparameters)
         if entry.role == "quality":  # the bundle's quality model runs as its dense cell map
             from qualedge.archs.quality_head import CellMap
 
