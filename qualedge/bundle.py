@@ -41,6 +41,9 @@ from typing import Any, Union
 from qualedge._version import __version__
 from qualedge.errors import BundleError
 
+if typing.TYPE_CHECKING:
+    from qualedge.descriptor import ModelDescriptor
+
 FORMAT = "qualedge-bundle"
 SCHEMA = 1
 ABI_VERSION = 1
@@ -76,6 +79,13 @@ class ModelEntry:
     forms: list[Form]
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def desc(self) -> ModelDescriptor:
+        """The typed descriptor (``descriptor`` is its JSON form, as stored)."""
+        from qualedge.descriptor import ModelDescriptor
+
+        return ModelDescriptor.from_dict(self.descriptor)
+
     def form(self, fmt: str, precision: str | None = None) -> Form | None:
         for f in self.forms:
             if f.format == fmt and (precision is None or f.precision == precision):
@@ -103,6 +113,25 @@ class Manifest:
 
     def by_role(self, role: str) -> list[ModelEntry]:
         return [m for m in self.models if m.role == role]
+
+    @property
+    def kind(self) -> str:
+        return "restoration" if self.policy.get("kind") == "restoration" else "sr"
+
+    def sr_policy(self) -> SRPolicy:
+        """The typed policy of a super-resolution bundle (validated on load)."""
+        if self.kind != "sr":
+            raise BundleError("this is a restoration bundle; open it with the restoration runtime (--restore-bundle)")
+        return SRPolicy(**self.policy)
+
+    def restoration_policy(self) -> RestorationPolicy:
+        """The typed policy of a restoration bundle (validated on load)."""
+        if self.kind != "restoration":
+            raise BundleError("this is a super-resolution bundle, not a restoration bundle (qualedge export-restore writes those)")
+        d = dict(self.policy)
+        if d.get("sampler") is not None:
+            d["sampler"] = SamplerPolicy(**d["sampler"])
+        return RestorationPolicy(**d)
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from qualedge.bundle import Manifest, ModelEntry, load_bundle
+from qualedge.bundle import Manifest, ModelEntry, SRPolicy, load_bundle
+from qualedge.descriptor import ModelDescriptor
 from qualedge.errors import ConfigError, InferenceError
 from qualedge.io import Image
 
@@ -79,23 +80,22 @@ class RestoreResult:
     quality: np.ndarray | None = None  # (rows, cols) tile quality in [0, 1]
 
 
-def auto_tile(desc: dict[str, Any], *, batch: int, budget_mb: int | None) -> int:
+def auto_tile(desc: ModelDescriptor, *, batch: int, budget_mb: int | None) -> int:
     """Largest tile (multiple of 8, 64..1024) whose activations fit the budget.
 
     Estimate: float32 activations of the widest feature map, held twice, per output pixel: 2 * 4 B * 64 channels at
     the output resolution (scale^2 output pixels per input pixel). Fixed-tile models keep their tile.
     """
-    size = desc["size"]
-    if size.get("fixed_tile"):
-        return int(size["fixed_tile"])
+    if desc.size.fixed_tile:
+        return desc.size.fixed_tile
     if budget_mb is None:
         import psutil
 
         budget_mb = min(DEFAULT_BUDGET_MB, int(psutil.virtual_memory().available / 2**20 / 4))
-    per_px = 2 * 4 * 64 * max(1, desc["scale"]) ** 2
+    per_px = 2 * 4 * 64 * max(1, desc.scale) ** 2
     side = int(math.sqrt(budget_mb * 2**20 / (per_px * max(1, batch))))
     side = max(64, min(1024, side // 8 * 8))
-    return min(side, max(64, int(desc["tile_advice"][0]) * 2))
+    return min(side, max(64, desc.tile_advice[0] * 2))
 
 
 class Restorer:
@@ -106,25 +106,26 @@ class Restorer:
         self.folder = Path(bundle)
         self.manifest: Manifest = load_bundle(self.folder)
         self.options = opts = options or RestoreOptions()
-        pol = self.manifest.policy
+        pol = self.manifest.sr_policy()
         if opts.policy not in POLICIES:
             raise ConfigError(f"policy must be one of {POLICIES}, got {opts.policy!r}")
-        self.precision = opts.precision or pol.get("precision", "fp32")
-        self.overlap = opts.overlap if opts.overlap is not None else int(pol.get("overlap", 16))
+        self.precision = opts.precision or pol.precision
+        self.overlap = opts.overlap if opts.overlap is not None else pol.overlap
         srs = self.manifest.by_role("sr")
         if not srs:
             raise ConfigError(f"bundle {self.folder} has no super-resolution model")
-        compact = self.manifest.model(pol["compact"]) if pol.get("compact") else srs[0]
-        heavy = self.manifest.model(pol["heavy"]) if pol.get("heavy") else None
+        compact = self.manifest.model(pol.compact) if pol.compact else srs[0]
+        heavy = self.manifest.model(pol.heavy) if pol.heavy else None
         if opts.policy in ("heavy", "random") and heavy is None:
             raise ConfigError(f"policy {opts.policy!r} needs a heavy model; bundle {self.folder} has only {compact.name}")
         self._setup_routing(pol)
         # one tile plan for every policy (from both models' size requirements), so that routing at F = 0 and F = 1
         # reproduces the compact-only and the heavy-only output exactly
         planned = [compact] + ([heavy] if heavy is not None else [])
-        d0 = planned[0].descriptor
-        for m in planned[1:]:
-            if m.descriptor["scale"] != d0["scale"] or m.descriptor["in_channels"] != d0["in_channels"]:
+        descs = [m.desc for m in planned]
+        d0 = descs[0]
+        for m, d in zip(planned[1:], descs[1:]):
+            if d.scale != d0.scale or d.in_channels != d0.in_channels:
                 raise ConfigError(f"models {planned[0].name} and {m.name} differ in scale or channels; they cannot share a tile plan")
         if opts.policy == "compact" or heavy is None:
             self.models: list[ModelEntry] = [compact]
@@ -132,17 +133,17 @@ class Restorer:
             self.models = [heavy]
         else:
             self.models = [compact, heavy]
-        self.scale = int(d0["scale"])
-        self.in_channels = int(d0["in_channels"])
-        self.multiple = max(int(m.descriptor["size"]["multiple_of"]) for m in planned)
-        self.minimum = max(int(m.descriptor["size"]["minimum"]) for m in planned)
-        self.fixed = next((int(m.descriptor["size"]["fixed_tile"]) for m in planned if m.descriptor["size"].get("fixed_tile")), None)
-        self.tile = opts.tile or (int(pol["tile"]) if pol.get("tile") else auto_tile(planned[-1].descriptor, batch=opts.batch, budget_mb=opts.memory_budget_mb))
+        self.scale = d0.scale
+        self.in_channels = d0.in_channels
+        self.multiple = max(d.size.multiple_of for d in descs)
+        self.minimum = max(d.size.minimum for d in descs)
+        self.fixed = next((d.size.fixed_tile for d in descs if d.size.fixed_tile), None)
+        self.tile = opts.tile or pol.tile or auto_tile(descs[-1], batch=opts.batch, budget_mb=opts.memory_budget_mb)
         if self.fixed:
             self.tile = self.fixed
         self.backends = [self._open(m, self.precision) for m in self.models]
         self._fp32: dict[int, Any] = {}
-        qname = pol.get("quality_model")
+        qname = pol.quality_model
         routed = len(self.models) > 1
         needs_q = (routed and (self.route_mode == "threshold" or (self.policy == "adaptive" and self.signal == "quality"))) or opts.quality_weighting
         self.qhead = None
@@ -155,13 +156,13 @@ class Restorer:
             self.router = self._open(self.manifest.model(self.router_model), "fp32")
         self.blend_impl = self._choose_blend(opts.blend)
 
-    def _setup_routing(self, pol: dict[str, Any]) -> None:
+    def _setup_routing(self, pol: SRPolicy) -> None:
         """Resolve policy, mode (fraction or threshold), routing signal and seed from the options and the bundle."""
         from qualedge.routing import SIGNALS, check_fraction
 
         opts = self.options
         self.policy = opts.policy
-        self.seed = int(opts.seed if opts.seed is not None else pol.get("seed", 0))
+        self.seed = int(opts.seed if opts.seed is not None else pol.seed)
         if opts.heavy_fraction is not None and opts.threshold is not None:
             raise ConfigError("give either heavy_fraction (a budget) or threshold (a quality level), not both")
         if opts.policy == "random" and opts.threshold is not None:
@@ -170,15 +171,15 @@ class Restorer:
             self.route_mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(opts.heavy_fraction), None
         elif opts.threshold is not None:
             self.route_mode, self.heavy_fraction, self.threshold = "threshold", None, float(opts.threshold)
-        elif pol.get("heavy_fraction") is not None or opts.policy == "random":
-            if pol.get("heavy_fraction") is None:
+        elif pol.heavy_fraction is not None or opts.policy == "random":
+            if pol.heavy_fraction is None:
                 raise ConfigError(f"policy 'random' needs heavy_fraction; bundle {self.folder} sets no default fraction")
-            self.route_mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(pol["heavy_fraction"], "the bundle's heavy_fraction"), None
+            self.route_mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(pol.heavy_fraction, "the bundle's heavy_fraction"), None
         else:
-            self.route_mode, self.heavy_fraction, self.threshold = "threshold", None, float(pol.get("threshold", 0.5))
+            self.route_mode, self.heavy_fraction, self.threshold = "threshold", None, float(pol.threshold)
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be a quality in [0, 1], got {self.threshold}")
-        router = str(opts.router or pol.get("router", "quality"))
+        router = str(opts.router or pol.router)
         self.router_model = None
         if router in SIGNALS:
             self.signal = router

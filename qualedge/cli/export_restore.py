@@ -31,5 +31,5 @@ def main(args: argparse.Namespace) -> int:
             par = f.parity
             note = f"parity worst {par['worst_psnr_db']:.1f} dB, max |diff| {par['worst_max_abs']:.2g}" if par else ""
             print(f"{m.name:13s} {m.role:17s} {f.path:26s} {f.format:11s} {note}")
-    print(f"restoration bundle written to {args.output} (K = {man.policy['steps']} steps, tile {man.policy['tile']})")
+    print(f"restoration bundle written to {args.output} (K = {man.restoration_policy().steps} steps, tile {man.restoration_policy().tile})")
     return 0

@@ -115,3 +115,24 @@ def test_graphs_carry_metadata_and_a_swapped_graph_is_refused(bundle: Path, tmp_
     (b / "manifest.json").write_text(json.dumps(man))
     with pytest.raises(BundleError, match="disagrees with the manifest"):
         Restorer(b)
+
+
+def test_consumers_read_the_typed_policy_and_descriptors(bundle: Path) -> None:
+    """The runtime reads SRPolicy / ModelDescriptor objects, not dicts by key; a policy of the other kind is refused."""
+    import subprocess
+    import sys
+
+    from qualedge.bundle import SRPolicy, load_bundle
+    from qualedge.descriptor import ModelDescriptor
+    from qualedge.errors import BundleError
+
+    man = load_bundle(bundle)
+    pol = man.sr_policy()
+    assert isinstance(pol, SRPolicy) and pol.compact and man.model(pol.compact).role == "sr"
+    d = man.model(pol.compact).desc
+    assert isinstance(d, ModelDescriptor) and d.scale == 4 and d.size.padded(d.size.minimum + 1) % d.size.multiple_of == 0
+    with pytest.raises(BundleError, match="super-resolution bundle"):
+        man.restoration_policy()
+    # the contract is torch-free: the native-runtime side of Python (and any reader) does not need PyTorch for it
+    code = "import sys, qualedge.bundle, qualedge.descriptor; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
