@@ -1,4 +1,5 @@
-"""A Python wrapper over the C ABI library (ctypes), so that Python and C callers exercise one code path."""
+"""A Python wrapper over the native C ABI library (ctypes), so that Python and C callers exercise one code path:
+``qualedge restore --engine native`` runs through it."""
 
 from __future__ import annotations
 
@@ -13,17 +14,27 @@ from qualedge.bundle import (
 from qualedge.errors import QualedgeError
 
 FORMATS = {(3, np.uint8): 1, (4, np.uint8): 2, (3, np.uint16): 3, (4, np.uint16): 4}
+PRECISIONS = {"fp32": 1, "bf16": 2}
+POLICIES = {"adaptive": 0, "compact": 1, "heavy": 2, "random": 3}
 
 
 class QeOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("tile", ctypes.c_int32), ("overlap", ctypes.c_int32), ("batch", ctypes.c_int32),
                 ("threads", ctypes.c_int32), ("policy", ctypes.c_int32), ("threshold", ctypes.c_float),
-                ("heavy_fraction", ctypes.c_float), ("seed", ctypes.c_uint32)]  # fmt: skip
+                ("heavy_fraction", ctypes.c_float), ("seed", ctypes.c_uint32), ("precision", ctypes.c_int32)]  # fmt: skip
 
 
 class QeImage(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("width", ctypes.c_int32), ("height", ctypes.c_int32), ("format", ctypes.c_int32),
                 ("stride_bytes", ctypes.c_int64), ("data", ctypes.c_void_p)]  # fmt: skip
+
+
+class QeStats(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("tile_rows", ctypes.c_int32), ("tile_cols", ctypes.c_int32), ("tile_height", ctypes.c_int32),
+                ("tile_width", ctypes.c_int32), ("overlap", ctypes.c_int32), ("heavy_tiles", ctypes.c_int32), ("fp32_fallback_tiles", ctypes.c_int32),
+                ("seconds_total", ctypes.c_double), ("seconds_routing", ctypes.c_double), ("seconds_inference", ctypes.c_double),
+                ("seconds_blend", ctypes.c_double), ("decisions", ctypes.POINTER(ctypes.c_int8)), ("quality", ctypes.POINTER(ctypes.c_float)),
+                ("capacity", ctypes.c_int32)]  # fmt: skip
 
 
 class CAPIError(QualedgeError, RuntimeError):
@@ -32,37 +43,21 @@ class CAPIError(QualedgeError, RuntimeError):
         self.status = status
 
 
-def _release_cffi_startup_lock() -> None:
-    """Let cffi's embedded start-up run inside this (already running) interpreter.
-
-    On CPython < 3.12 cffi's embedding start-up uses ``PyCapsule_Type.tp_version_tag`` as a spin lock and waits for it
-    to be 0. Once the interpreter has cached attribute lookups on capsules (importing torch does) the tag is non-zero
-    and the first call into the library would spin forever. ``PyType_Modified`` is the public C API that resets a
-    type's version tag (it only invalidates the attribute cache), so calling it first is safe.
-    """
-    import datetime
-    import sys
-
-    if sys.version_info < (3, 12):
-        ctypes.pythonapi.PyType_Modified(ctypes.py_object(type(datetime.datetime_CAPI)))
-
-
 class CRestorer:
     """``CRestorer(lib, bundle).restore(pixels)`` with pixels (H, W, 3|4) uint8/uint16 RGB(A)."""
 
     def __init__(
         self, library: str | Path, bundle: str | Path, *, tile: int = 0, policy: int = 0, batch: int = 4, threads: int = 0,
         heavy_fraction: float | None = None, threshold: float | None = None, seed: int | None = None, overlap: int | None = None,
+        precision: str | None = None,
     ) -> None:  # fmt: skip
-        # PyDLL keeps the GIL across calls: inside a running interpreter the embedded code then reuses it directly
-        # (with CDLL, cffi's embedded start-up can wait forever for a GIL it cannot see being released)
-        _release_cffi_startup_lock()
-        self.lib = lib = ctypes.CDLL(str(library))
+        self.lib = lib = ctypes.CDLL(str(library))  # CDLL releases the GIL during calls: threads restore concurrently
         lib.qe_last_error.restype = ctypes.c_char_p
         lib.qe_version.restype = ctypes.c_char_p
         lib.qe_abi_version.restype = ctypes.c_uint32
         lib.qe_create.argtypes = [ctypes.c_char_p, ctypes.POINTER(QeOptions), ctypes.c_uint32, ctypes.POINTER(ctypes.c_void_p)]
         lib.qe_restore.argtypes = [ctypes.c_void_p, ctypes.POINTER(QeImage), ctypes.POINTER(QeImage)]
+        lib.qe_restore_ex.argtypes = [ctypes.c_void_p, ctypes.POINTER(QeImage), ctypes.POINTER(QeImage), ctypes.POINTER(QeStats)]
         lib.qe_scale.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
         lib.qe_destroy.argtypes = [ctypes.c_void_p]
         opts = QeOptions()
@@ -76,6 +71,10 @@ class CRestorer:
             opts.seed = seed
         if overlap is not None:
             opts.overlap = overlap
+        if precision is not None:
+            if precision not in PRECISIONS:
+                raise ValueError(f"precision {precision!r}: the native runtime runs {sorted(PRECISIONS)}")
+            opts.precision = PRECISIONS[precision]
         handle = ctypes.c_void_p()
         self._check(lib.qe_create(str(bundle).encode(), ctypes.byref(opts), ABI_VERSION, ctypes.byref(handle)))
         self.handle = handle
@@ -88,7 +87,11 @@ class CRestorer:
             raise CAPIError(status, (self.lib.qe_last_error() or b"").decode())
 
     def restore(self, pixels: np.ndarray) -> np.ndarray:
-        fmt = FORMATS.get((pixels.shape[2], pixels.dtype.type))
+        return self.restore_ex(pixels)[0]
+
+    def restore_ex(self, pixels: np.ndarray, *, max_tiles: int = 1 << 16) -> tuple[np.ndarray, QeStats, np.ndarray, np.ndarray]:
+        """(output pixels, stats, decisions, quality); the last two are (tile_rows, tile_cols) arrays."""
+        fmt = FORMATS.get((pixels.shape[2], pixels.dtype.type)) if pixels.ndim == 3 else None
         if fmt is None or pixels.ndim != 3:
             raise ValueError(f"pixels must be (H, W, 3|4) uint8/uint16, got {pixels.dtype} {pixels.shape}")
         src = np.ascontiguousarray(pixels)
@@ -96,8 +99,16 @@ class CRestorer:
         out = np.empty((h * self.scale, w * self.scale, c), src.dtype)
         a = QeImage(ctypes.sizeof(QeImage), w, h, fmt, src.strides[0], src.ctypes.data)
         b = QeImage(ctypes.sizeof(QeImage), w * self.scale, h * self.scale, fmt, out.strides[0], out.ctypes.data)
-        self._check(self.lib.qe_restore(self.handle, ctypes.byref(a), ctypes.byref(b)))
-        return out
+        dec, qual = np.zeros(max_tiles, np.int8), np.full(max_tiles, np.nan, np.float32)
+        st = QeStats(struct_size=ctypes.sizeof(QeStats), capacity=max_tiles)
+        st.decisions = dec.ctypes.data_as(ctypes.POINTER(ctypes.c_int8))
+        st.quality = qual.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        self._check(self.lib.qe_restore_ex(self.handle, ctypes.byref(a), ctypes.byref(b), ctypes.byref(st)))
+        n = st.tile_rows * st.tile_cols
+        shape = (st.tile_rows, st.tile_cols)
+        if n > max_tiles:
+            return out, st, np.zeros(shape, np.int8), np.full(shape, np.nan, np.float32)
+        return out, st, dec[:n].reshape(shape).copy(), qual[:n].reshape(shape).copy()
 
     def close(self) -> None:
         if getattr(self, "handle", None):

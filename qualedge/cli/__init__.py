@@ -16,7 +16,7 @@ VERBS: tuple[tuple[str, str, str], ...] = (
     ("restore", "qualedge.cli.restore", "restore/upscale an image or a folder with a bundle (default: the embedded one)"),
     ("export", "qualedge.cli.export", "export a model or checkpoint to an ONNX/TensorRT bundle with a parity report"),
     ("export-iqa", "qualedge.cli.export_iqa", "export an IQA metric's network (qhead, pyiqa:<name>) to a fixed-size ONNX graph"),
-    ("build-capi", "qualedge.cli.build_capi", "build the C ABI library (libqualedge.so) and its header"),
+    ("build-capi", "qualedge.cli.build_capi", "build the native C ABI library (libqualedge.so, OpenVINO, no Python) and copy it, its engine libraries and its header to a folder"),
     ("iqa-eval", "qualedge.cli.iqa_eval", "measure how NR-IQA metrics agree with human judgement"),
     ("train-qhead", "qualedge.cli.train_qhead", "train the quality head by distillation from a teacher metric"),
     ("train-router", "qualedge.cli.train_router", "measure what predicts the heavy SR model's per-tile benefit; train the gain head"),

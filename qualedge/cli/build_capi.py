@@ -1,4 +1,4 @@
-"""``qualedge build-capi -o DIR``: build the C ABI library (libqualedge.so) and copy its header (qualedge.h)."""
+"""``qualedge build-capi -o DIR``: the native C ABI library (libqualedge.so), OpenVINO's libraries and qualedge.h in DIR."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", required=True, help="folder for libqualedge.so and qualedge.h")
+    p.add_argument("-o", "--output", required=True, help="folder for libqualedge.so, the OpenVINO libraries it loads, and qualedge.h")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -29,9 +29,13 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic)")
     p.add_argument("--overlap", type=int, help="tile overlap in input pixels (default: the bundle's, 16)")
     p.add_argument("--batch", type=int, default=4, help="tiles per inference call (4)")
-    p.add_argument("--backend", choices=("ort", "torch", "trt"), default="ort")
+    p.add_argument("--engine", choices=("auto", "native", "python"), default="auto",
+                   help="SR stage: native (libqualedge, C++ over OpenVINO, no Python), python (ONNX Runtime/PyTorch/TensorRT), "
+                   "or auto (default): native where the bundle and options allow it")
+    p.add_argument("--backend", choices=("ort", "torch", "trt"), default="ort", help="backend of the Python engine")
     p.add_argument("--device", default="cpu", help="cpu, cuda (or tensorrt with --backend ort)")
-    p.add_argument("--precision", choices=("fp32", "fp16"), help="model precision (default: the bundle's, fp32)")
+    p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="model precision (default: the bundle's, fp32); bf16: the "
+                   "native engine on CPUs with AVX512_BF16/AMX; fp16: the Python engine")
     p.add_argument("--quality-weighting", action="store_true", help="weight overlapping tiles by their quality")
     p.add_argument("--decision-map", action="store_true", help="also write <output>.decisions.png")
     p.add_argument("--threads", type=int, help="inference threads")
@@ -59,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
 
     from qualedge.errors import ConfigError
     from qualedge.runtime.batch import restore_many
-    from qualedge.runtime.restorer import RestoreOptions, Restorer
+    from qualedge.runtime.restorer import RestoreOptions
 
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.no_sr and not args.restore_bundle:
@@ -86,7 +90,10 @@ def main(args: argparse.Namespace) -> int:
             from qualedge.export.defaults import ensure_default_bundle
 
             bundle = ensure_default_bundle(log=log)
-        stages.append(Restorer(bundle, opts))
+        from qualedge.runtime.native_restorer import open_sr_restorer
+
+        engine = "python" if args.decision_map and args.engine == "auto" else args.engine
+        stages.append(open_sr_restorer(bundle, opts, engine, log=log))
     if len(stages) == 1:
         restorer = stages[0]
     else:

@@ -11,10 +11,10 @@
  * - Pixels only: the C ABI takes and returns pixel buffers. Photo metadata (ICC profile, EXIF, XMP, resolution) is
  *   the caller's to carry from its input file to its output file; the buffers hold the values as stored (no colour
  *   conversion), as in `qualedge restore --colour as-is`.
- * - Threads: one restorer may be used from several threads at once. Python runs under its interpreter lock, and
- *   the heavy work (ONNX Runtime inference, the blend kernel) runs outside it.
- * - The library embeds CPython (cffi embedding mode); it needs libpython at run time and finds the qualedge
- *   package through the paths recorded when it was built (QUALEDGE_PYTHONPATH adds more).
+ * - Threads: one restorer may be used from several threads at once (each call makes its own inference requests).
+ * - Native: the library is C++17 over OpenVINO's C++ API (no Python at run time). It finds OpenVINO's libraries next
+ *   to itself (qualedge build-capi copies them there) or where it was built; no environment variable is needed.
+ *   It runs super-resolution bundles with RGB models (restoration bundles and luma models: the Python runtime).
  */
 #ifndef QUALEDGE_H
 #define QUALEDGE_H
@@ -50,6 +50,10 @@ typedef enum qe_pixel_format {
  * budget (heavy_fraction) on tiles drawn with `seed`: the control against which routing is measured. */
 typedef enum qe_policy { QE_POLICY_ADAPTIVE = 0, QE_POLICY_COMPACT = 1, QE_POLICY_HEAVY = 2, QE_POLICY_RANDOM = 3 } qe_policy;
 
+/* Inference precision of the SR models: the bundle's policy, fp32, or bf16 (CPUs with AVX512_BF16/AMX); tiles whose
+ * bf16 output is not finite are rerun in fp32. */
+typedef enum qe_precision { QE_PRECISION_BUNDLE = 0, QE_PRECISION_FP32 = 1, QE_PRECISION_BF16 = 2 } qe_precision;
+
 typedef struct qe_options {
     uint32_t struct_size; /* sizeof(qe_options) */
     int32_t tile;         /* tile side in input pixels, 0 = automatic */
@@ -62,6 +66,7 @@ typedef struct qe_options {
      * gets the defaults below) */
     float heavy_fraction; /* share of tiles in [0, 1] sent to the heavy model; < 0 = the bundle's routing */
     uint32_t seed;        /* seed of QE_POLICY_RANDOM; qe_options_init sets the bundle's (QE_SEED_DEFAULT) */
+    int32_t precision;    /* qe_precision (added with the native library; shorter structs get QE_PRECISION_BUNDLE) */
 } qe_options;
 
 typedef struct qe_image {
@@ -72,6 +77,20 @@ typedef struct qe_image {
     int64_t stride_bytes; /* bytes from one row to the next */
     void *data;           /* caller-owned pixels, row-major, RGB(A) channel order */
 } qe_image;
+
+/* What one restore did (qe_restore_ex). The caller may pass buffers for the per-tile routing decisions (0 = compact,
+ * 1 = heavy) and tile qualities (NaN where not computed), row-major over the tile grid; they are filled when their
+ * capacity (in elements) holds tile_rows * tile_cols. */
+typedef struct qe_stats {
+    uint32_t struct_size; /* sizeof(qe_stats) */
+    int32_t tile_rows, tile_cols, tile_height, tile_width, overlap;
+    int32_t heavy_tiles;          /* tiles run by the heavy model */
+    int32_t fp32_fallback_tiles;  /* bf16 tiles rerun in fp32 because their output was not finite */
+    double seconds_total, seconds_routing, seconds_inference, seconds_blend;
+    int8_t *decisions;            /* optional caller buffer */
+    float *quality;               /* optional caller buffer */
+    int32_t capacity;             /* elements in each of the two buffers */
+} qe_stats;
 
 typedef struct qe_restorer qe_restorer; /* opaque */
 
@@ -84,6 +103,8 @@ qe_status qe_create(const char *bundle_path, const qe_options *options, uint32_t
 qe_status qe_scale(const qe_restorer *restorer, int32_t *scale);
 qe_status qe_output_size(const qe_restorer *restorer, int32_t width, int32_t height, int32_t *out_width, int32_t *out_height);
 qe_status qe_restore(qe_restorer *restorer, const qe_image *input, qe_image *output);
+/* qe_restore that also reports what it did; stats may be NULL. */
+qe_status qe_restore_ex(qe_restorer *restorer, const qe_image *input, qe_image *output, qe_stats *stats);
 void qe_destroy(qe_restorer *restorer);
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
-"""The C ABI: built by the project, linked by a C program compiled with the system compiler, byte-identical to the
-Python API, misuse returns status codes, eight threads agree; the Python wrapper uses the same library."""
+"""The native C ABI (C++ over OpenVINO, no Python): built by the project, linked by a C program compiled with the
+system compiler and run with an empty environment; it matches the Python API (ONNX Runtime) to >= 50 dB on a real
+photo, misuse returns status codes, eight threads agree; the Python wrapper uses the same library."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def capi(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("capi")
     lib, header = build_capi(out)
     assert lib.is_file() and header.read_text().count("qe_restore") >= 1
+    assert any(p.name.startswith("libopenvino.so") for p in out.iterdir())  # the engine's libraries travel with it
+    linked = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout
+    assert "libpython" not in linked, linked  # no Python inside
     exe = out / "capi_main"
     subprocess.run(
         ["cc", "-O2", f"-I{out}", str(HERE / "capi_main.c"), f"-L{out}", "-lqualedge", f"-Wl,-rpath,{out}", "-lpthread", "-o", str(exe)],
@@ -39,17 +43,23 @@ def _pixels(example_path: Path) -> tuple[np.ndarray, np.ndarray]:
     return u8, img
 
 
-def test_c_program_is_byte_identical_to_the_python_api(capi: Path, bundle: Path, example_path: Path, tmp_path: Path) -> None:
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10((255.0 if a.dtype == np.uint8 else 65535.0) ** 2 / mse)
+
+
+def test_c_program_in_an_empty_environment_matches_the_python_api(capi: Path, bundle: Path, example_path: Path, tmp_path: Path) -> None:
     u8, img = _pixels(example_path)
     raw_in, raw_out = tmp_path / "in.raw", tmp_path / "out.raw"
     u8.tofile(raw_in)
     h, w, c = u8.shape
-    r = subprocess.run([str(capi / "capi_main"), str(bundle), str(raw_in), str(w), str(h), str(c), str(raw_out)], capture_output=True, text=True, timeout=600)
+    cmd = ["env", "-i", str(capi / "capi_main"), str(bundle), str(raw_in), str(w), str(h), str(c), str(raw_out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "8 threads identical" in r.stdout
     ref = Restorer(bundle, RestoreOptions(tile=64)).restore(img).pixels
     got = np.fromfile(raw_out, dtype=np.uint8).reshape(ref.shape)
-    assert np.array_equal(got, ref)
+    assert psnr(got, ref) >= 50
 
 
 def test_python_wrapper_over_the_same_library(capi: Path, bundle: Path, example_path: Path) -> None:
@@ -59,7 +69,7 @@ def test_python_wrapper_over_the_same_library(capi: Path, bundle: Path, example_
     w = CRestorer(capi / "libqualedge.so", bundle, tile=64)
     assert w.scale == 4
     ref = Restorer(bundle, RestoreOptions(tile=64)).restore(img).pixels
-    assert np.array_equal(w.restore(u8), ref)
+    assert psnr(w.restore(u8), ref) >= 50
     with pytest.raises(CAPIError, match="status 3"):
         CRestorer(capi / "libqualedge.so", bundle.parent / "missing")
     w.close()
@@ -76,11 +86,11 @@ def test_routing_options_through_the_c_abi(capi: Path, bundle: Path, example_pat
     w = CRestorer(capi / "libqualedge.so", bundle, tile=64, policy=3, heavy_fraction=0.5, seed=5)
     ref = Restorer(bundle, RestoreOptions(tile=64, policy="random", heavy_fraction=0.5, seed=5)).restore(img)
     assert ref.summary["routing"]["heavy_tiles"] >= 1
-    assert np.array_equal(w.restore(u8), ref.pixels)
+    assert psnr(w.restore(u8), ref.pixels) >= 50  # the same tiles drawn: numpy's generator, bit for bit
     w.close()
     with pytest.raises(CAPIError, match="heavy_fraction must be in"):
         CRestorer(capi / "libqualedge.so", bundle, tile=64, heavy_fraction=1.5)
-    with pytest.raises(CAPIError, match="either threshold or heavy_fraction"):
+    with pytest.raises(CAPIError, match="either heavy_fraction .* or threshold"):
         CRestorer(capi / "libqualedge.so", bundle, tile=64, heavy_fraction=0.5, threshold=0.5)
 
     lib = ctypes.CDLL(str(capi / "libqualedge.so"))

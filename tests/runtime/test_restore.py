@@ -193,9 +193,9 @@ def test_torch_backend_agrees_with_ort_and_leaves_threads_alone(bundle: Path, ph
     """The PyTorch backend (all models, the quality head as its registered architecture) matches ONNX Runtime, and
     its ``threads`` apply to its own calls only: the process-wide setting is unchanged afterwards."""
     import torch
+    from qualedge.runtime.restorer import RestoreOptions, Restorer
 
     from qualedge.io import read_image
-    from qualedge.runtime.restorer import RestoreOptions, Restorer
 
     img = read_image(photo_path)
     img = img.with_pixels(img.rgb[:96, :128])

@@ -1,0 +1,26 @@
+// One model on OpenVINO's CPU plugin: the bundle's fp32 ONNX graph compiled for fp32 or bf16 inference, with dynamic
+// batch and spatial size. Compiled models are shared by all threads; each call makes its own infer request.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qe {
+
+struct EngineImpl;
+
+class Engine {
+  public:
+    Engine(const std::string &onnx_path, const std::string &name, const std::string &precision, int threads);
+    ~Engine();
+    // x: n x c x h x w float; returns the first output (n x c' x h' x w'), its shape in out_shape.
+    std::vector<float> run(const float *x, int n, int c, int h, int w, std::vector<size_t> &out_shape) const;
+    const std::string &precision() const { return precision_; }
+    const std::string &name() const { return name_; }
+
+  private:
+    std::unique_ptr<EngineImpl> impl_;
+    std::string name_, precision_;
+};
+
+}  // namespace qe
