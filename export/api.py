@@ -72,15 +72,10 @@ def resolve_model(src: ModelSource) -> tuple[nn.Module, ModelDescriptor, dict[st
         from qualedge.weights.model_load import load_model
 
         source = src.pretrained or src.weights or src.checkpoint
-        loaded = load_model(source, arch=src.arch, hparams=src.hparams or None, merge_adapter=False)  # type: ignore[arg-type]
-        model, desc, info = loaded.model, loaded.descriptor, dict(loaded.provenance)
+        loaded = load_model(source, arch=src.arch, hparams=src.hparams or None)  # type: ignore[arg-type]
+        model, desc, info = loaded.model, loaded.descriptor, dict(loaded.provenance)  # a merged LoRA: info["lora"]
         if src.weights:
             info["sha256"] = sha256_file(src.weights)
-        if loaded.adapter is not None:
-            from qualedge.export.lora import merge_lora
-
-            model, merge = merge_lora(model, loaded.adapter, in_channels=desc.in_channels)
-            info["lora"] = merge
     else:
         if src.arch is None:
             raise ConfigError(f"model {src.name}: an in-memory module needs arch")

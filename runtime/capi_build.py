@@ -29,5 +29,4 @@ def build_capi(out_dir: str | Path) -> tuple[Path, Path]:
     returns (library path, header path)."""
     from qualedge.runtime.native_build import copy_capi
 
-    header_abi()
-    return copy_capi(out_dir)
+    return copy_capi(out_dir)  # build_native checks header_abi() first

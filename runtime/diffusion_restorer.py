@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from qualedge.runtime.restorer import RestoreOptions, Restorer, RestoreResult
+from qualedge.runtime.restorer import RestoreOptions, Restorer, RestoreResult, Routing
 
 from qualedge.bundle import ModelEntry, load_bundle
 from qualedge.ddim import ddim_update
@@ -93,6 +93,8 @@ class DiffusionRestorer(Restorer):
         self.noise_scale = float(pol.noise_scale)
         self.precision, self.threshold = "fp32", float("nan")
         self.policy, self.route_mode, self.heavy_fraction, self.signal, self.router = "compact", None, None, None, None
+        # no routing: one model; the summary's routing fields are dropped in restore()
+        self.routing = Routing("compact", "threshold", None, None, "quality", None, self.seed)
         self.scale, self.in_channels, self.multiple = 1, 3, 16
         self.tile = self.fixed = self.minimum = pol.tile
         if opts.tile not in (None, self.tile):

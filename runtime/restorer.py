@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from qualedge.bundle import Manifest, ModelEntry, SRPolicy, load_bundle
+from qualedge.bundle import Manifest, ModelEntry, load_bundle
 from qualedge.descriptor import ModelDescriptor
 from qualedge.errors import ConfigError, InferenceError
 from qualedge.io import Image
@@ -98,6 +98,103 @@ def auto_tile(desc: ModelDescriptor, *, batch: int, budget_mb: int | None) -> in
     return min(side, max(64, desc.tile_advice[0] * 2))
 
 
+@dataclass(frozen=True)
+class Routing:
+    """How an SR bundle's tiles are routed, resolved from the run's options and the bundle's policy (both runtimes)."""
+
+    policy: str  # adaptive | random | compact | heavy
+    mode: str  # fraction | threshold
+    heavy_fraction: float | None
+    threshold: float | None
+    signal: str  # gain | quality | gradient | variance | edges
+    router_model: str | None  # the bundle's router model when signal == "gain"
+    seed: int
+
+
+def resolve_routing(manifest: Manifest, folder: Path, opts: RestoreOptions) -> Routing:
+    """Policy, mode (fraction or threshold), routing signal and seed from the options and the bundle."""
+    from qualedge.routing import SIGNALS, check_fraction
+
+    pol = manifest.sr_policy()
+    if opts.policy not in POLICIES:
+        raise ConfigError(f"policy must be one of {POLICIES}, got {opts.policy!r}")
+    seed = int(opts.seed if opts.seed is not None else pol.seed)
+    if opts.heavy_fraction is not None and opts.threshold is not None:
+        raise ConfigError("give either heavy_fraction (a budget) or threshold (a quality level), not both")
+    if opts.policy == "random" and opts.threshold is not None:
+        raise ConfigError("the random policy spends a budget: give heavy_fraction, not threshold")
+    if opts.heavy_fraction is not None:
+        mode, fraction, threshold = "fraction", check_fraction(opts.heavy_fraction), None
+    elif opts.threshold is not None:
+        mode, fraction, threshold = "threshold", None, float(opts.threshold)
+    elif pol.heavy_fraction is not None or opts.policy == "random":
+        if pol.heavy_fraction is None:
+            raise ConfigError(f"policy 'random' needs heavy_fraction; bundle {folder} sets no default fraction")
+        mode, fraction, threshold = "fraction", check_fraction(pol.heavy_fraction, "the bundle's heavy_fraction"), None
+    else:
+        mode, fraction, threshold = "threshold", None, float(pol.threshold)
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"threshold must be a quality in [0, 1], got {threshold}")
+    router = str(opts.router or pol.router)
+    if router in SIGNALS:
+        signal, router_model = router, None
+    else:
+        entry = manifest.model(router)
+        if entry.role != "router":
+            raise ConfigError(f"bundle {folder}: policy router {router!r} is a {entry.role} model, not a router")
+        signal, router_model = "gain", router
+    if signal == "gain" and router_model is None:
+        raise ConfigError(f"bundle {folder}: routing signal 'gain' needs a router model in the bundle")
+    return Routing(opts.policy, mode, fraction, threshold, signal, router_model, seed)
+
+
+def select_models(manifest: Manifest, folder: Path, policy: str) -> tuple[list[ModelEntry], list[ModelEntry]]:
+    """(the models the tile plan is made for: compact[, heavy]; the models that run under ``policy``)."""
+    pol = manifest.sr_policy()
+    srs = manifest.by_role("sr")
+    if not srs:
+        raise ConfigError(f"bundle {folder} has no super-resolution model")
+    compact = manifest.model(pol.compact) if pol.compact else srs[0]
+    heavy = manifest.model(pol.heavy) if pol.heavy else None
+    if policy in ("heavy", "random") and heavy is None:
+        raise ConfigError(f"policy {policy!r} needs a heavy model; bundle {folder} has only {compact.name}")
+    planned = [compact] + ([heavy] if heavy is not None else [])
+    if policy == "compact" or heavy is None:
+        return planned, [compact]
+    return planned, [heavy] if policy == "heavy" else [compact, heavy]
+
+
+def build_summary(
+    *, size: tuple[int, int], scale: int, grid: tuple[int, int], tile: tuple[int, int], overlap: int, models: list[str],
+    decisions: np.ndarray, quality: np.ndarray | None, routing: Routing, backend: str, precision: str, blend: str,
+    fallbacks: int, times: dict[str, float], **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """The per-image summary of an SR restore (the Python and the native runtime write the same one)."""
+    w, h = size
+    routed = len(models) > 1
+    heavy_tiles = int((decisions == 1).sum()) if routed else (grid[0] * grid[1] if routing.policy == "heavy" else 0)
+    return {
+        "input": [w, h],
+        "output": [w * scale, h * scale],
+        "scale": scale,
+        "tiles": {"rows": grid[0], "cols": grid[1], "tile": list(tile), "overlap": overlap},
+        "models": models,
+        "decisions": {m: int((decisions == k).sum()) for k, m in enumerate(models)},
+        "quality": {"mean": float(np.nanmean(quality)) if quality is not None else None, "threshold": routing.threshold},
+        "routing": {
+            "policy": routing.policy, "mode": routing.mode if routed else None, "heavy_fraction": routing.heavy_fraction,
+            "threshold": routing.threshold, "signal": routing.signal if routing.policy == "adaptive" else None,
+            "seed": routing.seed if routing.policy == "random" else None, "heavy_tiles": heavy_tiles,
+        },  # fmt: skip
+        "backend": backend,
+        "precision": precision,
+        "blend": blend,
+        **extra,
+        "fp32_fallback_tiles": fallbacks,
+        "times_s": {k: round(v, 4) for k, v in times.items()},
+    }
+
+
 class Restorer:
     """Load a bundle once, then ``restore(image)`` many times. Thread-safe for concurrent ``restore`` calls only
     when the backends are (ONNX Runtime sessions are)."""
@@ -111,28 +208,17 @@ class Restorer:
             raise ConfigError(f"policy must be one of {POLICIES}, got {opts.policy!r}")
         self.precision = opts.precision or pol.precision
         self.overlap = opts.overlap if opts.overlap is not None else pol.overlap
-        srs = self.manifest.by_role("sr")
-        if not srs:
-            raise ConfigError(f"bundle {self.folder} has no super-resolution model")
-        compact = self.manifest.model(pol.compact) if pol.compact else srs[0]
-        heavy = self.manifest.model(pol.heavy) if pol.heavy else None
-        if opts.policy in ("heavy", "random") and heavy is None:
-            raise ConfigError(f"policy {opts.policy!r} needs a heavy model; bundle {self.folder} has only {compact.name}")
-        self._setup_routing(pol)
         # one tile plan for every policy (from both models' size requirements), so that routing at F = 0 and F = 1
         # reproduces the compact-only and the heavy-only output exactly
-        planned = [compact] + ([heavy] if heavy is not None else [])
+        planned, self.models = select_models(self.manifest, self.folder, opts.policy)
+        self.routing = r = resolve_routing(self.manifest, self.folder, opts)
+        self.policy, self.seed, self.route_mode, self.heavy_fraction, self.threshold = r.policy, r.seed, r.mode, r.heavy_fraction, r.threshold
+        self.signal, self.router_model = r.signal, r.router_model
         descs = [m.desc for m in planned]
         d0 = descs[0]
         for m, d in zip(planned[1:], descs[1:]):
             if d.scale != d0.scale or d.in_channels != d0.in_channels:
                 raise ConfigError(f"models {planned[0].name} and {m.name} differ in scale or channels; they cannot share a tile plan")
-        if opts.policy == "compact" or heavy is None:
-            self.models: list[ModelEntry] = [compact]
-        elif opts.policy == "heavy":
-            self.models = [heavy]
-        else:
-            self.models = [compact, heavy]
         self.scale = d0.scale
         self.in_channels = d0.in_channels
         self.multiple = max(d.size.multiple_of for d in descs)
@@ -155,41 +241,6 @@ class Restorer:
         if routed and self.policy == "adaptive" and self.route_mode == "fraction" and self.signal == "gain":
             self.router = self._open(self.manifest.model(self.router_model), "fp32")
         self.blend_impl = self._choose_blend(opts.blend)
-
-    def _setup_routing(self, pol: SRPolicy) -> None:
-        """Resolve policy, mode (fraction or threshold), routing signal and seed from the options and the bundle."""
-        from qualedge.routing import SIGNALS, check_fraction
-
-        opts = self.options
-        self.policy = opts.policy
-        self.seed = int(opts.seed if opts.seed is not None else pol.seed)
-        if opts.heavy_fraction is not None and opts.threshold is not None:
-            raise ConfigError("give either heavy_fraction (a budget) or threshold (a quality level), not both")
-        if opts.policy == "random" and opts.threshold is not None:
-            raise ConfigError("the random policy spends a budget: give heavy_fraction, not threshold")
-        if opts.heavy_fraction is not None:
-            self.route_mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(opts.heavy_fraction), None
-        elif opts.threshold is not None:
-            self.route_mode, self.heavy_fraction, self.threshold = "threshold", None, float(opts.threshold)
-        elif pol.heavy_fraction is not None or opts.policy == "random":
-            if pol.heavy_fraction is None:
-                raise ConfigError(f"policy 'random' needs heavy_fraction; bundle {self.folder} sets no default fraction")
-            self.route_mode, self.heavy_fraction, self.threshold = "fraction", check_fraction(pol.heavy_fraction, "the bundle's heavy_fraction"), None
-        else:
-            self.route_mode, self.heavy_fraction, self.threshold = "threshold", None, float(pol.threshold)
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ConfigError(f"threshold must be a quality in [0, 1], got {self.threshold}")
-        router = str(opts.router or pol.router)
-        self.router_model = None
-        if router in SIGNALS:
-            self.signal = router
-        else:
-            entry = self.manifest.model(router)
-            if entry.role != "router":
-                raise ConfigError(f"bundle {self.folder}: policy router {router!r} is a {entry.role} model, not a router")
-            self.signal, self.router_model = "gain", router
-        if self.signal == "gain" and self.router_model is None:
-            raise ConfigError(f"bundle {self.folder}: routing signal 'gain' needs a router model in the bundle")
 
     def _open(self, entry: ModelEntry, precision: str):
         from qualedge.runtime.backends import open_backend
@@ -300,27 +351,12 @@ class Restorer:
             result = np.concatenate([result, a[:, :, None]], axis=2)
         times["post"] = time.perf_counter() - t0
         times["total"] = time.perf_counter() - t_start
-        summary = {
-            "input": [w, h],
-            "output": [w * s, h * s],
-            "scale": s,
-            "tiles": {"rows": nr, "cols": nc, "tile": [th, tw], "overlap": plan.overlap},
-            "models": [m.name for m in self.models],
-            "decisions": {m.name: int((decisions == k).sum()) for k, m in enumerate(self.models)},
-            "quality": {"mean": float(np.nanmean(quality)) if self.qhead is not None else None, "threshold": self.threshold},
-            "routing": {
-                "policy": self.policy, "mode": self.route_mode if len(self.models) > 1 else None,
-                "heavy_fraction": self.heavy_fraction, "threshold": self.threshold,
-                "signal": None if self.policy != "adaptive" else self.signal, "seed": self.seed if self.policy == "random" else None,
-                "heavy_tiles": int((decisions == 1).sum()) if len(self.models) > 1 else (nr * nc if self.policy == "heavy" else 0),
-            },  # fmt: skip
-            "backend": self.options.backend,
-            "precision": self.precision,
-            "blend": self.blend_impl[1],
+        summary = build_summary(
+            size=(w, h), scale=s, grid=(nr, nc), tile=(th, tw), overlap=plan.overlap, models=[m.name for m in self.models],
+            decisions=decisions, quality=quality if self.qhead is not None else None, routing=self.routing,
+            backend=self.options.backend, precision=self.precision, blend=self.blend_impl[1], fallbacks=fallbacks, times=times,
             **({"blend_note": self._blend_note} if getattr(self, "_blend_note", None) else {}),
-            "fp32_fallback_tiles": fallbacks,
-            "times_s": {k: round(v, 4) for k, v in times.items()},
-        }
+        )  # fmt: skip
         return RestoreResult(np.ascontiguousarray(result), image.grey, summary, decisions, quality)
 
     def _route(self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]) -> None:

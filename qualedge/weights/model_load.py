@@ -29,7 +29,8 @@ class LoadedModel:
     """A model in eval mode on the CPU, its descriptor, and where it came from.
 
     ``meta`` is the checkpoint's meta (step, sampler, ...) or the weights file's string metadata; ``adapter`` is the
-    LoRA adapter folder of a checkpoint that was not merged (``merge_adapter=False``), else None.
+    LoRA adapter folder of a checkpoint that was not merged (``merge_adapter=False``), else None; a merged adapter's
+    check (merged against unmerged output) is ``provenance["lora"]``.
     """
 
     model: nn.Module
@@ -120,13 +121,13 @@ def load_model(
         spec = get_arch(arch or ck.arch_id)
         model, desc = spec.build(**{**ck.hyperparameters, **dict(hparams or {})})
         load_into(model, ck.state_dict, source=text)
-        adapter = ck.adapter
+        adapter, provenance = ck.adapter, {"checkpoint": text, "step": ck.meta.get("step")}
         if adapter is not None and merge_adapter:
-            from peft import PeftModel
+            from qualedge.weights.lora import merge_lora
 
-            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+            model, provenance["lora"] = merge_lora(model, adapter, in_channels=desc.in_channels)
             adapter = None
-        return LoadedModel(model.eval(), desc, dict(ck.meta), adapter, {"checkpoint": text, "step": ck.meta.get("step")})
+        return LoadedModel(model.eval(), desc, dict(ck.meta), adapter, provenance)
     path = Path(text)
     if path.is_file():
         from qualedge.weights.load import load_state_dict, read_metadata

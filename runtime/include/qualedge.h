@@ -78,9 +78,9 @@ typedef struct qe_image {
     void *data;           /* caller-owned pixels, row-major, RGB(A) channel order */
 } qe_image;
 
-/* What one restore did (qe_restore_ex). The caller may pass buffers for the per-tile routing decisions (0 = compact,
- * 1 = heavy) and tile qualities (NaN where not computed), row-major over the tile grid; they are filled when their
- * capacity (in elements) holds tile_rows * tile_cols. */
+/* What one restore did (qe_restore_ex). The caller may pass buffers for the per-tile model index (0 = the compact
+ * model when tiles are routed, else the one model that runs) and tile qualities (NaN where not computed), row-major
+ * over the tile grid; they are filled when their capacity (in elements) holds tile_rows * tile_cols. */
 typedef struct qe_stats {
     uint32_t struct_size; /* sizeof(qe_stats) */
     int32_t tile_rows, tile_cols, tile_height, tile_width, overlap;

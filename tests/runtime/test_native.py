@@ -60,7 +60,9 @@ def test_engine_choice_and_refusals(bundle: Path, example_path: Path, tmp_path: 
     assert main(["restore", str(example_path), "-o", str(tmp_path / "n.png"), "--bundle", str(bundle), "--tile", "64", "--json", "--no-progress"]) == 0
     s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert s["engine"] == "native" and s["routing"]["policy"] == "adaptive"
-    assert native_supports(bundle, RestoreOptions(backend="torch")) is not None
+    from qualedge.bundle import load_bundle
+
+    assert native_supports(load_bundle(bundle), RestoreOptions(backend="torch")) is not None
     assert type(open_sr_restorer(bundle, RestoreOptions(quality_weighting=True))).__name__ == "Restorer"  # auto falls back
     with pytest.raises(ConfigError, match="quality-weighted"):
         open_sr_restorer(bundle, RestoreOptions(quality_weighting=True), "native")

@@ -45,6 +45,20 @@ int auto_tile(const ModelInfo &m, int batch) {
     return std::min(side, std::max(64, advice * 2));
 }
 
+// Mean of each tile's output map (quality head cells, gain head cells): n values.
+std::vector<float> tile_means(const Engine &e, const std::vector<float> &crops, int n, int c, int h, int w) {
+    std::vector<size_t> shape;
+    auto y = e.run(crops.data(), n, c, h, w, shape);
+    size_t per = y.size() / n;
+    std::vector<float> out(n);
+    for (int j = 0; j < n; j++) {
+        double acc = 0;
+        for (size_t k = 0; k < per; k++) acc += y[j * per + k];
+        out[j] = (float)(acc / per);
+    }
+    return out;
+}
+
 bool is_signal(const std::string &s) { return s == "quality" || s == "gradient" || s == "variance" || s == "edges"; }
 
 int channels_of(int fmt) { return fmt == QE_PIXEL_RGBA8 || fmt == QE_PIXEL_RGBA16 ? 4 : 3; }
@@ -208,7 +222,7 @@ void Restorer::restore(const qe_image &in, const qe_image &outimg, qe_stats *sta
         return crops;
     };
     // routing pass: every tile is scored before any is run
-    std::vector<uint8_t> decisions((size_t)nr * nc, opts_.policy == QE_POLICY_HEAVY ? 1 : 0);
+    std::vector<uint8_t> decisions((size_t)nr * nc, 0);  // index into models_ per tile, as the Python runtime
     std::vector<float> quality((size_t)nr * nc, NAN);
     bool routed = models_.size() > 1;
     const auto t_route = clk::now();
@@ -219,27 +233,15 @@ void Restorer::restore(const qe_image &in, const qe_image &outimg, qe_stats *sta
             for (int i = 0; i < nr; i++) {
                 auto crops = row_crops(i);
                 if (qhead_) {
-                    std::vector<size_t> shp;
-                    auto q = qhead_->run(crops.data(), nc, C, th, tw, shp);
-                    size_t per = q.size() / nc;
-                    for (int j = 0; j < nc; j++) {
-                        double acc = 0;
-                        for (size_t k = 0; k < per; k++) acc += q[j * per + k];
-                        quality[(size_t)i * nc + j] = (float)(acc / per);
-                    }
+                    auto q = tile_means(*qhead_, crops, nc, C, th, tw);
+                    std::copy(q.begin(), q.end(), quality.begin() + (size_t)i * nc);
                 }
                 if (fraction_scores) {
                     if (signal_ == "quality") {
                         for (int j = 0; j < nc; j++) scores[(size_t)i * nc + j] = 1.f - quality[(size_t)i * nc + j];
                     } else if (signal_ == "gain") {
-                        std::vector<size_t> shp;
-                        auto g = router_->run(crops.data(), nc, C, th, tw, shp);
-                        size_t per = g.size() / nc;
-                        for (int j = 0; j < nc; j++) {
-                            double acc = 0;
-                            for (size_t k = 0; k < per; k++) acc += g[j * per + k];
-                            scores[(size_t)i * nc + j] = (float)(acc / per);
-                        }
+                        auto g = tile_means(*router_, crops, nc, C, th, tw);
+                        std::copy(g.begin(), g.end(), scores.begin() + (size_t)i * nc);
                     } else {
                         auto st = tile_statistic(signal_, crops.data(), nc, C, th, tw);
                         std::copy(st.begin(), st.end(), scores.begin() + (size_t)i * nc);
@@ -267,7 +269,7 @@ void Restorer::restore(const qe_image &in, const qe_image &outimg, qe_stats *sta
         for (size_t mi = 0; mi < engines_.size(); mi++) {
             std::vector<int> idx;
             for (int j = 0; j < nc; j++)
-                if ((routed ? decisions[(size_t)i * nc + j] : 0) == mi) idx.push_back(j);
+                if (decisions[(size_t)i * nc + j] == mi) idx.push_back(j);
             for (size_t b0 = 0; b0 < idx.size(); b0 += opts_.batch) {
                 size_t nb = std::min(idx.size() - b0, (size_t)opts_.batch);
                 std::vector<float> batch(nb * (size_t)C * th * tw);
@@ -335,7 +337,7 @@ void Restorer::restore(const qe_image &in, const qe_image &outimg, qe_stats *sta
     }
     if (stats) {
         stats->tile_rows = nr, stats->tile_cols = nc, stats->tile_height = th, stats->tile_width = tw, stats->overlap = ov;
-        stats->heavy_tiles = (int32_t)std::count(decisions.begin(), decisions.end(), (uint8_t)1);
+        stats->heavy_tiles = routed ? (int32_t)std::count(decisions.begin(), decisions.end(), (uint8_t)1) : (opts_.policy == QE_POLICY_HEAVY ? nr * nc : 0);
         stats->fp32_fallback_tiles = fallbacks;
         stats->seconds_total = secs(t_start), stats->seconds_routing = t_routing, stats->seconds_inference = t_infer, stats->seconds_blend = t_blend;
         if (stats->capacity >= nr * nc) {

@@ -1,8 +1,8 @@
-"""Step: merge a peft LoRA adapter into its base model (fp32), checked against the unmerged model.
+"""Merge a peft LoRA adapter into its base model (fp32), checked against the unmerged model.
 
-The merge happens in fp32 (``merge_and_unload``) before any cast, so the exported graph is the plain base graph with
+The merge happens in fp32 (``merge_and_unload``) before any cast, so an exported graph is the plain base graph with
 updated weights (no adapter overhead at inference). The merged model must reproduce the unmerged one on random
-inputs to float precision; otherwise the export stops.
+inputs to float precision; otherwise loading stops. Every stage merges through here (``load_model``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from qualedge.errors import ExportError
+from qualedge.errors import WeightsError
 
 MERGE_TOLERANCE = 1e-4
 
@@ -23,12 +23,12 @@ def merge_lora(base: nn.Module, adapter_dir: str | Path, *, in_channels: int, si
 
     adapter_dir = Path(adapter_dir)
     if not (adapter_dir / "adapter_config.json").is_file():
-        raise ExportError(f"{adapter_dir}: not a peft adapter folder (adapter_config.json is missing)")
+        raise WeightsError(f"{adapter_dir}: not a peft adapter folder (adapter_config.json is missing)")
     base = base.float().eval()
     try:
         peft_model = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=False)
     except Exception as exc:
-        raise ExportError(f"{adapter_dir}: the LoRA adapter does not fit the base model ({type(exc).__name__}: {exc})") from exc
+        raise WeightsError(f"{adapter_dir}: the LoRA adapter does not fit the base model ({type(exc).__name__}: {exc})") from exc
     peft_model.eval()
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(2, in_channels, size, size, generator=g)
@@ -40,5 +40,5 @@ def merge_lora(base: nn.Module, adapter_dir: str | Path, *, in_channels: int, si
     diff = float((y_adapter - y_merged).abs().max())
     scale = float(y_adapter.abs().max()) or 1.0
     if diff > MERGE_TOLERANCE * max(1.0, scale):
-        raise ExportError(f"merged LoRA model differs from the unmerged one by {diff:.3g} (tolerance {MERGE_TOLERANCE}); not exporting")
+        raise WeightsError(f"merged LoRA model differs from the unmerged one by {diff:.3g} (tolerance {MERGE_TOLERANCE}); not using it")
     return merged, {"adapter": str(adapter_dir), "merged_vs_unmerged_max_abs": diff, "merge_dtype": "float32"}
