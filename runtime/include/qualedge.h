@@ -14,6 +14,8 @@
  * - Threads: one restorer may be used from several threads at once (each call makes its own inference requests).
  * - Native: the library is C++17 over OpenVINO's C++ API (no Python at run time). It finds OpenVINO's libraries next
  *   to itself (qualedge build-capi copies them there) or where it was built; no environment variable is needed.
+ *   Compiled graphs are cached (OpenVINO's model cache) under $QUALEDGE_CACHE/openvino, else
+ *   $XDG_CACHE_HOME/qualedge/openvino, else $HOME/.cache/qualedge/openvino; with none set nothing is cached.
  *   It runs super-resolution bundles with RGB models (restoration bundles and luma models: the Python runtime).
  */
 #ifndef QUALEDGE_H

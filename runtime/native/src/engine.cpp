@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include <cstdlib>
+
 #include <openvino/openvino.hpp>
 
 #include "common.hpp"
@@ -17,24 +19,53 @@ ov::Core &core() {
 }
 }  // namespace
 
+// Where compiled graphs are cached (OpenVINO's model cache: a cold start then skips graph compilation), following
+// qualedge.paths.cache_dir(): $QUALEDGE_CACHE, else $XDG_CACHE_HOME/qualedge, else $HOME/.cache/qualedge; with none of
+// them set (an empty environment) nothing is cached.
+static std::string model_cache_dir() {
+    if (const char *q = std::getenv("QUALEDGE_CACHE"); q && *q) return std::string(q) + "/openvino";
+    if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/qualedge/openvino";
+    if (const char *h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/qualedge/openvino";
+    return "";
+}
+
 Engine::Engine(const std::string &onnx_path, const std::string &name, const std::string &precision, int threads)
     : impl_(std::make_unique<EngineImpl>()), name_(name), precision_(precision) {
     if (precision != "fp32" && precision != "bf16")
         throw Error(QE_ERR_INVALID_ARGUMENT, "precision '" + precision + "': the native runtime runs fp32 or bf16 (OpenVINO CPU)");
-    try {
-        std::shared_ptr<ov::Model> model = core().read_model(onnx_path);
-        if (model->inputs().size() != 1)
-            throw Error(QE_ERR_BUNDLE, "model " + name + " (" + onnx_path + ") has " + std::to_string(model->inputs().size()) +
+    ov::AnyMap cfg{ov::hint::inference_precision(precision == "bf16" ? ov::element::bf16 : ov::element::f32),
+                   ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY)};
+    if (threads > 0) cfg.emplace(ov::inference_num_threads.name(), threads);
+    auto compile = [&](const ov::AnyMap &c) {
+        // from the path, so that a cached graph is not even parsed; a graph exported with static shapes is made
+        // dynamic in batch and size first (tiles vary with the image)
+        ov::CompiledModel cm = core().compile_model(onnx_path, "CPU", c);
+        if (cm.inputs().size() != 1)
+            throw Error(QE_ERR_BUNDLE, "model " + name + " (" + onnx_path + ") has " + std::to_string(cm.inputs().size()) +
                                            " inputs; the native SR runtime runs one-input image models");
-        ov::PartialShape ps = model->input().get_partial_shape();
-        if (ps.rank().is_static() && ps.rank().get_length() == 4) {
-            ov::PartialShape dyn{ov::Dimension::dynamic(), ps[1], ov::Dimension::dynamic(), ov::Dimension::dynamic()};
-            if (ps.is_static()) model->reshape(dyn);
+        ov::PartialShape ps = cm.input().get_partial_shape();
+        if (ps.rank().is_static() && ps.rank().get_length() == 4 && ps.is_static()) {
+            std::shared_ptr<ov::Model> model = core().read_model(onnx_path);
+            model->reshape(ov::PartialShape{ov::Dimension::dynamic(), ps[1], ov::Dimension::dynamic(), ov::Dimension::dynamic()});
+            cm = core().compile_model(model, "CPU", c);
         }
-        ov::AnyMap cfg{ov::hint::inference_precision(precision == "bf16" ? ov::element::bf16 : ov::element::f32),
-                       ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY)};
-        if (threads > 0) cfg.emplace(ov::inference_num_threads.name(), threads);
-        impl_->compiled = core().compile_model(model, "CPU", cfg);
+        return cm;
+    };
+    try {
+        std::string cache = model_cache_dir();
+        if (!cache.empty()) {
+            ov::AnyMap cached = cfg;
+            cached.emplace(ov::cache_dir.name(), cache);
+            try {
+                impl_->compiled = compile(cached);
+                return;
+            } catch (const Error &) {
+                throw;
+            } catch (const std::exception &) {
+                // an unwritable cache folder must not stop inference: compile without it
+            }
+        }
+        impl_->compiled = compile(cfg);
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {
