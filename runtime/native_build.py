@@ -119,12 +119,13 @@ def engine_libraries() -> list[Path]:
     return sorted(p for p in libs.iterdir() if p.name.startswith(keep) and not p.name.endswith(".py"))
 
 
-def copy_capi(out_dir: str | Path) -> tuple[Path, Path]:
+def copy_capi(out_dir: str | Path, *, sanitize: bool = False) -> tuple[Path, Path]:
     """``qualedge build-capi -o DIR``: the library, OpenVINO's libraries and qualedge.h in DIR, linkable by a C
-    program (``cc main.c -IDIR -LDIR -lqualedge -Wl,-rpath,DIR``)."""
+    program (``cc main.c -IDIR -LDIR -lqualedge -Wl,-rpath,DIR``). ``sanitize``: the AddressSanitizer and
+    UndefinedBehaviorSanitizer build (the tests link it into sanitized C programs)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lib = build_native()
+    lib = build_native(sanitize=sanitize)
     for src in [lib, *engine_libraries()]:
         tmp = out / f".{src.name}.partial"
         shutil.copy2(src, tmp, follow_symlinks=True)

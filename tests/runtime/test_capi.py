@@ -115,3 +115,33 @@ def test_one_abi_version() -> None:
     from qualedge.bundle import ABI_VERSION
 
     assert header_abi() == wrapper_abi == ABI_VERSION
+
+
+def test_c_abi_under_address_and_undefined_behaviour_sanitizers(bundle: Path, example_path: Path, tmp_path: Path) -> None:
+    """The C test program and a fuzz run (2000 calls with random sizes, strides, formats, struct sizes and NULLs at
+    every entry point) against the sanitizer build: no sanitizer report, every call returns a status."""
+    import os
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) on this machine")
+    from qualedge.runtime.native_build import copy_capi
+
+    out = tmp_path / "asan"
+    copy_capi(out, sanitize=True)
+    flags = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", f"-I{out}"]
+    link = [str(HERE / "sanitizer_dlopen.c"), f"-L{out}", "-lqualedge", f"-Wl,-rpath,{out}", "-ldl", "-lpthread"]
+    for name in ("capi_main", "capi_fuzz"):
+        r = subprocess.run(["cc", *flags, str(HERE / f"{name}.c"), *link, "-o", str(out / name)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    env = {"HOME": os.environ.get("HOME", "/"), "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=24"}  # fmt: skip
+    u8, _ = _pixels(example_path)
+    raw_in = tmp_path / "in.raw"
+    u8.tofile(raw_in)
+    h, w, c = u8.shape
+    r = subprocess.run([str(out / "capi_main"), str(bundle), str(raw_in), str(w), str(h), str(c), str(tmp_path / "out.raw")],
+                       capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
+    assert r.returncode == 0 and "8 threads identical" in r.stdout, r.stdout + r.stderr[-3000:]
+    r = subprocess.run([str(out / "capi_fuzz"), str(bundle), "2000", "7"], capture_output=True, text=True, env=env, timeout=1200)
+    assert r.returncode == 0 and "fuzz ok: 2000 calls" in r.stdout, r.stdout + r.stderr[-3000:]
+    assert "runtime error" not in r.stderr and "AddressSanitizer" not in r.stderr, r.stderr[-3000:]
