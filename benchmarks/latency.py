@@ -26,22 +26,44 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"speedup_vs_eager": 1.5, "blend_share": 0.03, "quality_share": 0.10, "peak_rss_gb_2048": 2.5, "native_peak_rss_gb_2048": 1.0,
-           "cold_start_c_s": 0.3, "cold_start_cli_s": 1.0}
+           "cold_start_c_s": 0.3, "cold_start_cli_s": 1.0, "int8_vs_bf16": 1.5, "native_vs_ncnn": 2.0}
+
+
+def calibration_folder() -> Path:
+    """Real photos for the int8 calibration, none of them a benchmark input: BSD100 HR from the data folder, else
+    scikit-image's photos other than the astronaut (the default input without the data folder)."""
+    from qualedge import paths
+
+    d = paths.shared_data_dir()
+    if d is not None and (d / "images" / "bsd100" / "HR").is_dir():
+        return d / "images" / "bsd100" / "HR"
+    import shutil
+
+    import skimage.data
+
+    out = paths.cache_dir() / "bench-calibration"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg"):
+        src = Path(skimage.data.__file__).parent / name
+        if src.is_file() and not (out / name).is_file():
+            shutil.copy(src, out / name)
+    return out
 
 
 def bench_bundle(model: str, *, heavy: str | None = None) -> Path:
-    """A cached bundle with ``model`` (fp32 + fp16) and the quality head, for benchmarks."""
+    """A cached bundle with ``model`` (fp32 + int8 calibrated on :func:`calibration_folder`) and the quality head."""
     from qualedge.export.api import ModelSource, export_bundle
 
     from qualedge import paths
 
     name = f"bench-{model}" + (f"+{heavy}" if heavy else "")
     target = paths.cache_dir() / "bundles" / name
-    stale = (target / "manifest.json").is_file() and not (target / "qhead.safetensors").is_file()  # from before the qhead's PyTorch form
-    if stale or not (target / "manifest.json").is_file():
+    man = target / "manifest.json"
+    stale = man.is_file() and (not (target / "qhead.safetensors").is_file() or '"int8"' not in man.read_text())  # from before these forms
+    if stale or not man.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         srcs = [ModelSource(name="sr", pretrained=model)] + ([ModelSource(name="sr_heavy", pretrained=heavy)] if heavy else [])
-        export_bundle(target, srcs, precisions=("fp32",), quality_head=True, overwrite=True)
+        export_bundle(target, srcs, precisions=("fp32", "int8"), calibration=calibration_folder(), quality_head=True, overwrite=True)
     return target
 
 
@@ -365,6 +387,12 @@ def markdown(res: dict[str, Any]) -> str:
             ratio = cfg["qualedge torch bf16"]["seconds_median"] / cfg[k]["seconds_median"]
             lines.append(f"- {model}: the native engine's fastest path `{k}` is {ratio:.2f}x the speed of `qualedge torch bf16` "
                          f"(target: no slower, {'met' if ratio >= 1 else 'not met'}).")
+        i8, b16 = cfg.get("qualedge native int8", {}), cfg.get("qualedge native bf16", {})
+        if "seconds_median" in i8 and "seconds_median" in b16:
+            r8, goal = b16["seconds_median"] / i8["seconds_median"], t["int8_vs_bf16"]
+            lines.append(f"- {model}: native int8 is {r8:.2f}x the speed of native bf16 (target >= {goal}x: "
+                         f"{'met' if r8 >= goal else f'not met, gap {goal - r8:.2f}x'}); its output is {i8.get('psnr_vs_baseline_db', float('nan')):.1f} dB "
+                         f"from the baseline's, bf16 {b16.get('psnr_vs_baseline_db', float('nan')):.1f} dB.")
     if "cold_start" in res and "c_program_s" in res["cold_start"]:
         cs = res["cold_start"]
         for what, val, goal in (("C program", cs["c_program_s"], t["cold_start_c_s"]), ("qualedge restore", cs["cli_s"], t["cold_start_cli_s"])):
@@ -386,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tile", type=int, default=0, help="qualedge tile (0: automatic)")
     ap.add_argument("--backend", default="ort", help=argparse.SUPPRESS)
     ap.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
-    ap.add_argument("--paths", default="ort:fp32,torch:bf16,native:fp32,native:bf16",
+    ap.add_argument("--paths", default="ort:fp32,torch:bf16,native:fp32,native:bf16,native:int8",
                     help="qualedge backend:precision pairs to measure (native: libqualedge over OpenVINO)")
     ap.add_argument("--no-cold-start", action="store_true", help="skip the cold-start runs (C program and CLI)")
     ap.add_argument("--baseline-tile", type=int, default=128)

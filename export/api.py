@@ -31,7 +31,7 @@ from qualedge.errors import ConfigError, ExportError, OutputError
 from qualedge.weights.cache import sha256_file
 from qualedge.weights.model_load import weights_metadata
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 EXAMPLE = paths.asset("images", "example.png")
 
 
@@ -102,6 +102,7 @@ def _export_forms(
     opset: int,
     out_channels: int,
     value_range: tuple[float, float] = (0.0, 1.0),
+    int8: dict[str, Any] | None = None,
 ) -> list[Form]:
     from qualedge.export.clean import clean_onnx
     from qualedge.export.onnx_export import export_onnx, stamp_onnx
@@ -146,7 +147,41 @@ def _export_forms(
                     extra={"fp32_modules": prec["fp32_modules"], "overflow_nodes": prec["overflow_nodes"]}, **common,
                 )  # fmt: skip
             )
+    if "int8" in precisions:
+        forms.append(_int8_form(name, role, model, desc, folder, fp32, common, fixed=fixed, **(int8 or {})))
     return forms
+
+
+def _int8_form(name: str, role: str, model: nn.Module, desc: ModelDescriptor, folder: Path, fp32: Path, common: dict[str, Any], *,
+               fixed: bool, calibration: str | Path | None = None, min_psnr: float | None = None, max_nr_change: float | None = None) -> Form:  # fmt: skip
+    """The int8 form: calibrated on the photos of ``calibration`` (every 4th crop held out for the gate with the
+    example photo), checked against the fp32 model on real photos only (uniform noise is outside any calibration)."""
+    from qualedge.export.int8 import (
+        DEFAULT_MAX_NR_CHANGE,
+        DEFAULT_MIN_PSNR,
+        calibration_crops,
+        check_int8,
+        quantize_int8,
+    )
+    from qualedge.export.onnx_export import stamp_onnx
+    from qualedge.export.parity import ort_runner
+
+    from qualedge.bundle import onnx_metadata
+
+    if calibration is None:
+        raise ConfigError("the int8 form needs calibration photos: pass --calibration DIR (a folder of real photos)")
+    if fixed:
+        raise ConfigError(f"{name}: int8 is for convolutional models with dynamic shapes; {desc.arch_id} has a fixed tile")
+    crops = calibration_crops(calibration, desc.in_channels)
+    calib, holdout = [c for i, c in enumerate(crops) if i % 4 != 3], [c for i, c in enumerate(crops) if i % 4 == 3]
+    holdout += [r for r in _example_inputs(desc.in_channels)]
+    out = folder / f"{name}.int8.onnx"
+    info = quantize_int8(fp32, out, calib)
+    stamp_onnx(out, onnx_metadata(name, role, desc.arch_id, "int8"))
+    report = check_int8(model, ort_runner(out), holdout, is_sr=role == "sr", label=f"{name} int8",
+                        min_psnr=DEFAULT_MIN_PSNR if min_psnr is None else min_psnr,
+                        max_nr_change=DEFAULT_MAX_NR_CHANGE if max_nr_change is None else max_nr_change)  # fmt: skip
+    return Form(path=out.name, precision="int8", sha256=sha256_file(out), parity=report, extra={"quantization": info, "calibration": str(calibration)}, **common)
 
 
 def _trt_forms(name: str, forms: list[Form], folder: Path, desc: ModelDescriptor, timing_cache: Path | None) -> list[Form]:
@@ -244,6 +279,9 @@ def export_bundle(
     routing_tile: int | None = None,
     overlap: int = 16,
     overwrite: bool = False,
+    calibration: str | Path | None = None,
+    int8_min_psnr: float | None = None,
+    int8_max_nr_change: float | None = None,
 ) -> Manifest:
     """Write a bundle folder at ``out``; see the module docstring. Returns its manifest."""
     for p in precisions:
@@ -263,7 +301,9 @@ def export_bundle(
             st = tmp / f"{src.name}.safetensors"
             save_state_dict(st, model.state_dict(), metadata=weights_metadata(desc))
             forms = [Form(path=st.name, format="safetensors", precision="fp32", sha256=sha256_file(st))]
-            forms += _export_forms(src.name, src.role, model, desc, tmp, precisions=precisions, tile=tile, exporter=exporter, opset=opset, out_channels=desc.out_channels)
+            forms += _export_forms(src.name, src.role, model, desc, tmp, precisions=precisions, tile=tile, exporter=exporter, opset=opset,
+                                   out_channels=desc.out_channels, int8={"calibration": calibration, "min_psnr": int8_min_psnr,
+                                                                          "max_nr_change": int8_max_nr_change})  # fmt: skip
             if tensorrt:
                 forms += _trt_forms(src.name, forms, tmp, desc, Path(timing_cache) if timing_cache else None)
             entries.append(ModelEntry(src.name, src.role, desc.arch_id, dict(desc.hyperparameters), desc.to_dict(), forms, extra=info))

@@ -14,7 +14,7 @@ from qualedge.bundle import (
 from qualedge.errors import QualedgeError
 
 FORMATS = {(3, np.uint8): 1, (4, np.uint8): 2, (3, np.uint16): 3, (4, np.uint16): 4}
-PRECISIONS = {"fp32": 1, "bf16": 2}
+PRECISIONS = {"fp32": 1, "bf16": 2, "int8": 3}
 POLICIES = {"adaptive": 0, "compact": 1, "heavy": 2, "random": 3}
 
 

@@ -1,7 +1,7 @@
 """``qualedge restore --engine native``: the SR stage through the native library (C++ over OpenVINO, the C ABI via
 ctypes), with the same ``restore(image) -> RestoreResult`` and summary as :class:`~qualedge.runtime.restorer.Restorer`.
 
-The native engine serves super-resolution bundles with RGB models on the CPU in fp32 or bf16, with the bundle's
+The native engine serves super-resolution bundles with RGB models on the CPU in fp32, bf16 or int8, with the bundle's
 routing (its router or a statistic) and the adaptive, random, compact and heavy policies. Everything else (PyTorch,
 CUDA/TensorRT, fp16, quality-weighted blending, a router other than the bundle's, luma models, restoration bundles)
 runs on the Python runtime; :func:`native_supports` says which and why.
@@ -34,8 +34,8 @@ def native_supports(manifest: Manifest, opts: RestoreOptions) -> str | None:
     """None when the native engine can run the bundle of ``manifest`` with ``opts``, else the reason it cannot."""
     if opts.backend != "ort" or opts.device != "cpu":
         return f"backend {opts.backend} on {opts.device} (the native engine is OpenVINO on the CPU)"
-    if opts.precision not in (None, "fp32", "bf16"):
-        return f"precision {opts.precision} (the native engine runs fp32 or bf16)"
+    if opts.precision not in (None, "fp32", "bf16", "int8"):
+        return f"precision {opts.precision} (the native engine runs fp32, bf16 or int8)"
     if opts.quality_weighting:
         return "quality-weighted blending"
     if opts.router is not None:
@@ -50,6 +50,8 @@ def native_supports(manifest: Manifest, opts: RestoreOptions) -> str | None:
             return f"model {m.name} is a luma model"
         if m.form("onnx", "fp32") is None:
             return f"model {m.name} has no fp32 ONNX form"
+        if opts.precision == "int8" and m.form("onnx", "int8") is None:
+            return f"model {m.name} has no int8 form"
     return None
 
 
@@ -69,7 +71,7 @@ class NativeRestorer:
         pol = self.manifest.sr_policy()
         self.models = [m.name for m in select_models(self.manifest, self.folder, o.policy)[1]]
         self.routing = resolve_routing(self.manifest, self.folder, o)  # what the library resolves too, for the summary
-        self.precision = o.precision or ("bf16" if pol.precision == "bf16" else "fp32")
+        self.precision = o.precision or (pol.precision if pol.precision in ("bf16", "int8") else "fp32")
         self._c = CRestorer(build_native(), self.folder, tile=o.tile or 0, policy=POLICIES[o.policy], batch=o.batch, threads=o.threads or 0,
                             heavy_fraction=o.heavy_fraction, threshold=o.threshold, seed=o.seed, overlap=o.overlap, precision=self.precision)  # fmt: skip
         self.scale = self._c.scale

@@ -39,7 +39,8 @@ class RestoreOptions:
         overlap: overlap between tiles in input pixels (policy default 16).
         batch: tiles per inference call.
         backend: "ort", "torch" or "trt"; device: "cpu", "cuda" (ORT: also "tensorrt").
-        precision: "fp32" or "fp16" (fp16 tiles whose output is not finite are rerun in fp32).
+        precision: "fp32", "fp16" or "int8" (a form of the bundle; tiles whose output is not finite are rerun in fp32);
+            "bf16": the native engine.
         policy: "adaptive" (routed between compact and heavy by the bundle's routing score), "random" (the control: the
             same budget spent on tiles drawn by ``seed``), "compact" or "heavy".
         heavy_fraction: share of tiles in [0, 1] sent to the heavy model (the highest routing scores, or random ones).

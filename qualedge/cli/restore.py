@@ -34,8 +34,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    "or auto (default): native where the bundle and options allow it")
     p.add_argument("--backend", choices=("ort", "torch", "trt"), default="ort", help="backend of the Python engine")
     p.add_argument("--device", default="cpu", help="cpu, cuda (or tensorrt with --backend ort)")
-    p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="model precision (default: the bundle's, fp32); bf16: the "
-                   "native engine on CPUs with AVX512_BF16/AMX; fp16: the Python engine")
+    p.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), help="model precision (default: the bundle's, fp32); bf16: "
+                   "the native engine on CPUs with AVX512_BF16/AMX; fp16: the Python engine; int8: a bundle exported with --precision int8")
     p.add_argument("--quality-weighting", action="store_true", help="weight overlapping tiles by their quality")
     p.add_argument("--decision-map", action="store_true", help="also write <output>.decisions.png")
     p.add_argument("--threads", type=int, help="inference threads")

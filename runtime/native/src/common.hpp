@@ -28,6 +28,7 @@ struct ModelInfo {
     SizeReq size;
     int tile_advice = 0;  // descriptor.tile_advice[0]: a tile that works well on a CPU
     std::string onnx_fp32;  // absolute path of the fp32 ONNX form
+    std::string onnx_int8;  // absolute path of the int8 (QDQ) ONNX form, empty when the bundle has none
 };
 
 // The SR bundle policy (qualedge.bundle.SRPolicy), defaults as in Python.

@@ -31,8 +31,9 @@ static std::string model_cache_dir() {
 
 Engine::Engine(const std::string &onnx_path, const std::string &name, const std::string &precision, int threads)
     : impl_(std::make_unique<EngineImpl>()), name_(name), precision_(precision) {
-    if (precision != "fp32" && precision != "bf16")
-        throw Error(QE_ERR_INVALID_ARGUMENT, "precision '" + precision + "': the native runtime runs fp32 or bf16 (OpenVINO CPU)");
+    if (precision != "fp32" && precision != "bf16" && precision != "int8")
+        throw Error(QE_ERR_INVALID_ARGUMENT, "precision '" + precision + "': the native runtime runs fp32, bf16 or int8 (OpenVINO CPU)");
+    // int8: the QDQ graph's convolutions run on int8 kernels; what stays float runs in fp32
     ov::AnyMap cfg{ov::hint::inference_precision(precision == "bf16" ? ov::element::bf16 : ov::element::f32),
                    ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY)};
     if (threads > 0) cfg.emplace(ov::inference_num_threads.name(), threads);

@@ -1,4 +1,4 @@
-// One model on OpenVINO's CPU plugin: the bundle's fp32 ONNX graph compiled for fp32 or bf16 inference, with dynamic
+// One model on OpenVINO's CPU plugin: an ONNX graph of the bundle (fp32, or the int8 QDQ form) compiled for fp32, bf16 or int8 inference, with dynamic
 // batch and spatial size. Compiled models are shared by all threads; each call makes its own infer request.
 #pragma once
 #include <memory>

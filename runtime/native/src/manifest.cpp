@@ -122,6 +122,7 @@ Bundle load_bundle(const std::string &folder_in, uint32_t abi_version) {
             std::string fmt = get<std::string>(forms[k], "format", wf, mpath);
             std::string prec = get<std::string>(forms[k], "precision", wf, mpath);
             if (fmt == "onnx" && prec == "fp32") mi.onnx_fp32 = inside(folder, path, wf + "path", mpath);
+            if (fmt == "onnx" && prec == "int8") mi.onnx_int8 = inside(folder, path, wf + "path", mpath);
         }
         b.models.push_back(std::move(mi));
     }

@@ -83,9 +83,9 @@ Restorer::Restorer(const std::string &path, const Options &o) : bundle_(load_bun
     if (o.batch < 1) throw Error(QE_ERR_INVALID_ARGUMENT, "batch must be >= 1");
     if (o.tile < 0 || o.threads < 0) throw Error(QE_ERR_INVALID_ARGUMENT, "tile and threads must be >= 0 (0: automatic)");
     if (o.precision == QE_PRECISION_BUNDLE) {
-        precision_ = pol.precision == "bf16" ? "bf16" : "fp32";  // an fp16 bundle default runs in fp32 on the CPU
-    } else if (o.precision == QE_PRECISION_FP32 || o.precision == QE_PRECISION_BF16) {
-        precision_ = o.precision == QE_PRECISION_BF16 ? "bf16" : "fp32";
+        precision_ = pol.precision == "bf16" || pol.precision == "int8" ? pol.precision : "fp32";  // fp16 runs in fp32 on the CPU
+    } else if (o.precision >= QE_PRECISION_FP32 && o.precision <= QE_PRECISION_INT8) {
+        precision_ = o.precision == QE_PRECISION_BF16 ? "bf16" : (o.precision == QE_PRECISION_INT8 ? "int8" : "fp32");
     } else {
         throw Error(QE_ERR_INVALID_ARGUMENT, "precision " + std::to_string(o.precision) + " is not a qe_precision");
     }
@@ -132,6 +132,8 @@ Restorer::Restorer(const std::string &path, const Options &o) : bundle_(load_bun
         if (m->in_channels != 3)
             throw Error(QE_ERR_UNSUPPORTED, "model " + m->name + " takes " + std::to_string(m->in_channels) + " channel(s); the native runtime runs RGB models (use --engine python for luma models)");
         if (m->onnx_fp32.empty()) throw Error(QE_ERR_BUNDLE, "model " + m->name + " has no fp32 ONNX form; re-export the bundle");
+        if (precision_ == "int8" && m->onnx_int8.empty())
+            throw Error(QE_ERR_BUNDLE, "model " + m->name + " has no int8 form; export the bundle with --precision int8 --calibration DIR");
     }
     if (o.policy == QE_POLICY_COMPACT || !heavy) models_ = {compact};
     else if (o.policy == QE_POLICY_HEAVY) models_ = {*heavy};
@@ -144,7 +146,8 @@ Restorer::Restorer(const std::string &path, const Options &o) : bundle_(load_bun
     }
     tile_ = o.tile ? o.tile : (pol.tile ? pol.tile : auto_tile(*planned.back(), o.batch));
     if (fixed_) tile_ = fixed_;
-    for (const auto &m : models_) engines_.push_back(std::make_unique<Engine>(m.onnx_fp32, m.name, precision_, threads_));
+    for (const auto &m : models_)
+        engines_.push_back(std::make_unique<Engine>(precision_ == "int8" ? m.onnx_int8 : m.onnx_fp32, m.name, precision_, threads_));
     fp32_.resize(models_.size());
     bool routed = models_.size() > 1;
     bool adaptive = o.policy == QE_POLICY_ADAPTIVE;
