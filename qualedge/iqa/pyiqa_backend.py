@@ -72,9 +72,25 @@ def _load_pretrained(net: nn.Module, model_path: str, strict: bool = True, weigh
     net.load_state_dict(clean_state_dict(state), strict=strict)
 
 
+PYIQA_MISSING = (
+    "the pyiqa metrics need the optional package pyiqa: pip install 'qualedge[iqa]'. Note its licence: pyiqa is "
+    "PolyForm Noncommercial 1.0.0 (not Apache-2.0 like qualedge); qualedge's own metrics (niqe, piqe, brisque, psnr, "
+    "ssim, qhead) need no pyiqa"
+)
+
+
+def require_pyiqa() -> None:
+    """Raise a MetricError naming the extra when pyiqa is not installed (it is optional: [iqa])."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyiqa") is None:
+        raise MetricError(PYIQA_MISSING)
+
+
 def install() -> None:
     """Route pyiqa's downloads and checkpoint loads through qualedge (idempotent)."""
     global _INSTALLED
+    require_pyiqa()
     with _LOCK:
         if _INSTALLED:
             return

@@ -63,3 +63,18 @@ def test_pyiqa_lpips_offline_fails_at_once_naming_a_file(tmp_path: Path, monkeyp
     with pytest.raises(WeightsNotFoundError) as ei:
         create_metric("pyiqa:lpips")
     assert ".pth" in str(ei.value) and "put it there" in str(ei.value)
+
+
+def test_missing_pyiqa_names_the_extra_and_its_licence(monkeypatch) -> None:
+    """pyiqa is optional ([iqa]): without it, a pyiqa metric fails with what to install and the licence it carries."""
+    import importlib.util
+
+    import pytest
+
+    from qualedge.errors import MetricError
+    from qualedge.iqa import pyiqa_backend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyiqa" else real(name, *a))
+    with pytest.raises(MetricError, match=r"qualedge\[iqa\].*PolyForm Noncommercial"):
+        pyiqa_backend.require_pyiqa()
