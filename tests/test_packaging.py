@@ -80,9 +80,10 @@ def test_readme_opens_with_exactly_two_commands() -> None:
     assert len(cmds) == 2 and "pip install" in cmds[0] and "pytest" in cmds[1]
 
 
-def test_wheel_install_finds_its_assets(tmp_path: Path) -> None:
+def test_wheel_install_finds_its_assets_and_runs_the_main_job(tmp_path: Path) -> None:
     """A non-editable install (the wheel, unpacked without dependencies) resolves the shipped weights, the parity
-    gate's example photo and the C header from inside the installed package, not from a checkout."""
+    gate's example photo and the C header from inside the installed package, not from a checkout, and runs the
+    README's main job from there."""
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(REPO)],
                        capture_output=True, text=True, timeout=600)  # fmt: skip
     if r.returncode != 0:
@@ -101,3 +102,14 @@ def test_wheel_install_finds_its_assets(tmp_path: Path) -> None:
     lines = out.stdout.split("\n")
     assert lines[0].startswith(str(site)), f"imported {lines[0]}, not the unpacked wheel"
     assert lines[1] == "True True True" and lines[2] == "True"
+    # the main job from the wheel, outside any checkout: the default bundle and the native library are built from
+    # what the wheel ships (weights, the native sources), and the SR stage runs on the native engine
+    photo = site / "qualedge" / "assets" / "images" / "example.png"
+    job = subprocess.run([sys.executable, "-m", "qualedge", "restore", str(photo), "-o", str(tmp_path / "x4.png"), "--json", "--no-progress"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=1200)  # fmt: skip
+    assert job.returncode == 0, job.stderr[-3000:]
+    summary = json.loads(job.stdout.strip().splitlines()[-1])
+    assert summary["engine"] == "native" and summary["output"] == [4 * x for x in summary["input"]] and (tmp_path / "x4.png").is_file()
+    native_lib = subprocess.run([sys.executable, "-c", "from qualedge.runtime.native_build import SOURCES; print(SOURCES)"],
+                                capture_output=True, text=True, env=env, cwd=tmp_path).stdout.strip()  # fmt: skip
+    assert native_lib.startswith(str(site)), native_lib
