@@ -136,7 +136,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for f in fractions:
             configs[f"random:{seed}@{f}"] = RestoreOptions(policy="random", heavy_fraction=f, seed=seed, **base)
     restorers = {k: Restorer(bundle, o) for k, o in configs.items()}
-    signals = {sig: (restorers[f"adaptive:{sig}@{fractions[0]}"].signal if sig == "bundle" else sig) for sig in args.signals}
+    signals = {sig: (restorers[f"adaptive:{sig}@{fractions[0]}"].routing.signal if sig == "bundle" else sig) for sig in args.signals}
     scorer = Scorer()
     tmp = Path(tempfile.mkdtemp(prefix="qualedge-routing-"))
     rows: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 from qualedge.runtime.restorer import RestoreResult
+from qualedge.runtime.summary import chain_summary
 
 from qualedge.io import Image
 
@@ -36,12 +37,8 @@ class Chain:
         results = [self.stages[0].restore(image)]
         for stage in self.stages[1:]:
             results.append(stage.restore(pixels_to_image(results[-1], image)))
-        first, res = results[0], results[-1]
-        s = res.summary
-        s["restoration"] = first.summary
-        s["input"] = first.summary["input"]
-        s["times_s"] = {"restoration": first.summary["times_s"]["total"], **s["times_s"]}
-        s["times_s"]["total"] = round(sum(r.summary["times_s"]["total"] for r in results), 4)
+        res = results[-1]
+        res.summary = chain_summary([r.summary for r in results])
         return res
 
 

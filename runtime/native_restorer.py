@@ -13,14 +13,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from qualedge.runtime.restorer import (
-    RestoreOptions,
-    Restorer,
-    RestoreResult,
-    build_summary,
-    resolve_routing,
-    select_models,
-)
+from qualedge.runtime.restorer import RestoreOptions, Restorer, RestoreResult, resolve_routing, select_models
+from qualedge.runtime.summary import build_summary
 
 from qualedge.bundle import Manifest, load_bundle
 from qualedge.errors import ConfigError
@@ -58,7 +52,9 @@ def native_supports(manifest: Manifest, opts: RestoreOptions) -> str | None:
 class NativeRestorer:
     """Load a bundle into the native library once, then ``restore(image)`` many times (thread-safe)."""
 
-    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None, *, manifest: Manifest | None = None) -> None:
+    def __init__(
+        self, bundle: str | Path, options: RestoreOptions | None = None, *, manifest: Manifest | None = None
+    ) -> None:
         from qualedge.runtime.capi_wrapper import POLICIES, CRestorer
         from qualedge.runtime.native_build import build_native
 

@@ -1,25 +1,23 @@
-"""The restore pipeline on a bundle.
+"""The SR restore path on a bundle: :class:`Restorer` = the tile engine (runtime/tile_engine.py: pad, tile plan,
+fused blend, crop, alpha) with :class:`SRStrategy`.
 
-decode -> validate -> pad (reflect, to the model's multiple) -> even tile plan with overlap -> per tile row:
-quality map (the bundle's quality head, one dense pass over the row's input band) -> per-tile decision by the policy
-(compact model for tiles at or above the quality threshold, heavy model below) -> batched inference through one
-backend -> NaN/Inf check (rerun in fp32 when the form was fp16) -> fused overlap blend of the finished output rows
-(seam-free raised-cosine window, optionally weighted by tile quality; normalise, clamp, quantise in one kernel)
--> crop -> alpha (upscaled separately, bicubic) -> encode.
-
-Memory: only two tile rows of model outputs and the finished integer output are alive, so very large images stream
-by rows of tiles. The tile size is chosen from available memory unless given.
+Per image: every tile is scored first (the bundle's quality head, one dense pass per tile row, and the routing
+signal) and decided by the policy (compact model for tiles at or above the quality threshold or outside the heavy
+fraction, heavy model for the others; the random control draws the same budget by seed) -> per tile row: batched
+inference through one backend -> NaN/Inf check (rerun in fp32 when the form was fp16) -> blend. The routing
+(:func:`resolve_routing`), the model choice (:func:`select_models`) and the summary are shared with the native engine.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from qualedge.runtime.summary import build_summary
 
 from qualedge.bundle import Manifest, ModelEntry, load_bundle
 from qualedge.descriptor import ModelDescriptor
@@ -165,208 +163,34 @@ def select_models(manifest: Manifest, folder: Path, policy: str) -> tuple[list[M
     return planned, [heavy] if policy == "heavy" else [compact, heavy]
 
 
-def build_summary(
-    *, size: tuple[int, int], scale: int, grid: tuple[int, int], tile: tuple[int, int], overlap: int, models: list[str],
-    decisions: np.ndarray, quality: np.ndarray | None, routing: Routing, backend: str, precision: str, blend: str,
-    fallbacks: int, times: dict[str, float], **extra: Any,
-) -> dict[str, Any]:  # fmt: skip
-    """The per-image summary of an SR restore (the Python and the native runtime write the same one)."""
-    w, h = size
-    routed = len(models) > 1
-    heavy_tiles = int((decisions == 1).sum()) if routed else (grid[0] * grid[1] if routing.policy == "heavy" else 0)
-    return {
-        "input": [w, h],
-        "output": [w * scale, h * scale],
-        "scale": scale,
-        "tiles": {"rows": grid[0], "cols": grid[1], "tile": list(tile), "overlap": overlap},
-        "models": models,
-        "decisions": {m: int((decisions == k).sum()) for k, m in enumerate(models)},
-        "quality": {"mean": float(np.nanmean(quality)) if quality is not None else None, "threshold": routing.threshold},
-        "routing": {
-            "policy": routing.policy, "mode": routing.mode if routed else None, "heavy_fraction": routing.heavy_fraction,
-            "threshold": routing.threshold, "signal": routing.signal if routing.policy == "adaptive" else None,
-            "seed": routing.seed if routing.policy == "random" else None, "heavy_tiles": heavy_tiles,
-        },  # fmt: skip
-        "backend": backend,
-        "precision": precision,
-        "blend": blend,
-        **extra,
-        "fp32_fallback_tiles": fallbacks,
-        "times_s": {k: round(v, 4) for k, v in times.items()},
-    }
+class SRStrategy:
+    """Super-resolution on the tiles: one model, or a compact and a heavy model routed per tile (quality map, routing
+    signal, decisions), batched through the backends, with NaN/Inf detection and an fp32 rerun of bad tiles."""
 
-
-class Restorer:
-    """Load a bundle once, then ``restore(image)`` many times. Thread-safe for concurrent ``restore`` calls only
-    when the backends are (ONNX Runtime sessions are)."""
-
-    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None) -> None:
-        self.folder = Path(bundle)
-        self.manifest: Manifest = load_bundle(self.folder)
-        self.options = opts = options or RestoreOptions()
-        pol = self.manifest.sr_policy()
-        if opts.policy not in POLICIES:
-            raise ConfigError(f"policy must be one of {POLICIES}, got {opts.policy!r}")
-        self.precision = opts.precision or pol.precision
-        self.overlap = opts.overlap if opts.overlap is not None else pol.overlap
-        # one tile plan for every policy (from both models' size requirements), so that routing at F = 0 and F = 1
-        # reproduces the compact-only and the heavy-only output exactly
-        planned, self.models = select_models(self.manifest, self.folder, opts.policy)
-        self.routing = r = resolve_routing(self.manifest, self.folder, opts)
-        self.policy, self.seed, self.route_mode, self.heavy_fraction, self.threshold = r.policy, r.seed, r.mode, r.heavy_fraction, r.threshold
-        self.signal, self.router_model = r.signal, r.router_model
-        descs = [m.desc for m in planned]
-        d0 = descs[0]
-        for m, d in zip(planned[1:], descs[1:]):
-            if d.scale != d0.scale or d.in_channels != d0.in_channels:
-                raise ConfigError(f"models {planned[0].name} and {m.name} differ in scale or channels; they cannot share a tile plan")
-        self.scale = d0.scale
-        self.in_channels = d0.in_channels
-        self.multiple = max(d.size.multiple_of for d in descs)
-        self.minimum = max(d.size.minimum for d in descs)
-        self.fixed = next((d.size.fixed_tile for d in descs if d.size.fixed_tile), None)
-        self.tile = opts.tile or pol.tile or auto_tile(descs[-1], batch=opts.batch, budget_mb=opts.memory_budget_mb)
-        if self.fixed:
-            self.tile = self.fixed
-        self.backends = [self._open(m, self.precision) for m in self.models]
+    def __init__(self, models: list[ModelEntry], backends: list, *, routing: Routing, batch: int, qhead=None, router=None,
+                 open_fp32=None) -> None:  # fmt: skip
+        self.models, self.backends, self.routing, self.batch = models, backends, routing, batch
+        self.qhead, self.router = qhead, router
+        self._open_fp32 = open_fp32
         self._fp32: dict[int, Any] = {}
-        qname = pol.quality_model
-        routed = len(self.models) > 1
-        needs_q = (routed and (self.route_mode == "threshold" or (self.policy == "adaptive" and self.signal == "quality"))) or opts.quality_weighting
-        self.qhead = None
-        if needs_q:
-            if not qname:
-                raise ConfigError("quality routing and quality weighting need a quality model in the bundle (export with the quality head)")
-            self.qhead = self._open(self.manifest.model(qname), "fp32")
-        self.router = None
-        if routed and self.policy == "adaptive" and self.route_mode == "fraction" and self.signal == "gain":
-            self.router = self._open(self.manifest.model(self.router_model), "fp32")
-        self.blend_impl = self._choose_blend(opts.blend)
-
-    def _open(self, entry: ModelEntry, precision: str):
-        from qualedge.runtime.backends import open_backend
-
-        o = self.options
-        return open_backend(self.folder, entry, backend=o.backend, device=o.device, precision=precision, threads=o.threads)
 
     def _fp32_backend(self, i: int):
         if i not in self._fp32:
-            self._fp32[i] = self._open(self.models[i], "fp32")
+            self._fp32[i] = self._open_fp32(self.models[i])
         return self._fp32[i]
 
-    def _choose_blend(self, kind: str):
-        if kind == "numpy":
-            from qualedge.runtime.blend.reference import blend_reference
-
-            return blend_reference, "numpy"
-        if kind == "triton" or (kind == "auto" and self.options.device.startswith("cuda")):
-            import torch
-            from qualedge.runtime.blend.triton_kernel import blend_triton
-
-            dev = "cuda" if torch.cuda.is_available() else "cpu"
-
-            def run(tiles, rows, cols, q=None, *, bits=8, bgr=False):
-                out = blend_triton(torch.from_numpy(tiles).to(dev), rows, cols, None if q is None else torch.from_numpy(q).to(dev), bits=bits, bgr=bgr)
-                return out.cpu().numpy().astype(np.uint8 if bits == 8 else np.uint16)
-
-            return run, "triton"
-        try:
-            from qualedge.runtime.blend.cpu import blend_cpu
-
-            blend_cpu(np.zeros((1, 1, 1, 2, 2), np.float32), *_tiny_maps())  # compile/load now, not mid-image
-            return blend_cpu, "c"
-        except Exception as exc:
-            if kind == "c":
-                raise
-            from qualedge.runtime.blend.reference import blend_reference
-
-            self._blend_note = f"C blend unavailable ({exc}); using NumPy"
-            return blend_reference, "numpy"
-
-    # ------------------------------------------------------------------------------------------------------------
-    def restore(self, image: Image) -> RestoreResult:
-        from qualedge.runtime.blend.window import axis_map
-        from qualedge.runtime.tiling import plan_tiles
-
-        from qualedge.data.color import rgb_to_ycbcr_full, ycbcr_full_to_rgb
-        from qualedge.data.resize import imresize
-
-        t_start = time.perf_counter()
-        times: dict[str, float] = {"quality": 0.0, "router": 0.0, "inference": 0.0, "blend": 0.0}
-        s, h, w = self.scale, image.height, image.width
-        luma_only = self.in_channels == 1
-        src = image.rgb
-        if luma_only:
-            ycc = rgb_to_ycbcr_full(src)
-            src = ycc[:, :, :1]
-        ph = max(self.minimum, -(-h // self.multiple) * self.multiple) - h
-        pw = max(self.minimum, -(-w // self.multiple) * self.multiple) - w
-        if self.fixed:
-            ph, pw = max(ph, self.fixed - h), max(pw, self.fixed - w)
-        x = np.pad(src, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge") if (ph or pw) else src
-        x = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)  # C, H, W
-        H, W = x.shape[1:]
-        plan = plan_tiles(H, W, self.tile, min(self.overlap, self.tile // 4), multiple_of=self.multiple, fixed=bool(self.fixed))
-        th, tw = plan.rows.tile, plan.cols.tile
-        cols = axis_map(plan.cols.starts, tw, W, scale=s)
-        c_out = x.shape[0]
-        bits = 16 if image.bit_depth == 16 else 8
-        out = np.empty((H * s, W * s, c_out), np.uint8 if bits == 8 else np.uint16)
-        nr, nc = plan.rows.count, plan.cols.count
-        decisions = np.zeros((nr, nc), np.int8)
-        quality = np.full((nr, nc), np.nan, np.float32)
-        # the model outputs of two tile rows live in a ring: row i is written into slot i % 2 and blended from there
-        ring = np.empty((2, nc, c_out, th * s, tw * s), np.float32)
-        ring_q = np.ones((2, nc), np.float32)
-        done = 0
-        fallbacks = 0
-
-        def row_crops(i: int) -> np.ndarray:
-            band = x[:, plan.rows.starts[i] : plan.rows.starts[i] + th]
-            return np.stack([band[:, :, x0 : x0 + tw] for x0 in plan.cols.starts])  # nc, C, th, tw
-
-        self._route(row_crops, nr, nc, quality, decisions, times)  # every tile is scored before any is run
-        for i in range(nr):
-            crops = row_crops(i)
-            fallbacks += self._infer_row(i, crops, quality, decisions, times, ring[i % 2])
-            t0 = time.perf_counter()
-            if self.options.quality_weighting:
-                ring_q[i % 2] = quality[i]
-            stop = plan.rows.starts[i + 1] * s if i + 1 < nr else H * s
-            rows = axis_map(plan.rows.starts, th, H, scale=s, first=done, stop=stop)
-            done = self._blend_band(rows, ring, ring_q if self.options.quality_weighting else None, i, cols, out, done, stop, bits)
-            times["blend"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        result = out[: h * s, : w * s]
-        if luma_only:
-            y_up = result[:, :, 0].astype(np.float32) / (255.0 if bits == 8 else 65535.0)
-            cbcr = np.clip(imresize(ycc[:, :, 1:], s), 0, 1)
-            rgb = ycbcr_full_to_rgb(np.concatenate([y_up[:, :, None], cbcr], axis=2))
-            from qualedge.io import quantize
-
-            result = quantize(rgb, bits)
-        if image.alpha is not None:
-            from qualedge.io import quantize
-
-            a = quantize(np.clip(imresize(image.alpha, s), 0, 1), bits)
-            result = np.concatenate([result, a[:, :, None]], axis=2)
-        times["post"] = time.perf_counter() - t0
-        times["total"] = time.perf_counter() - t_start
-        summary = build_summary(
-            size=(w, h), scale=s, grid=(nr, nc), tile=(th, tw), overlap=plan.overlap, models=[m.name for m in self.models],
-            decisions=decisions, quality=quality if self.qhead is not None else None, routing=self.routing,
-            backend=self.options.backend, precision=self.precision, blend=self.blend_impl[1], fallbacks=fallbacks, times=times,
-            **({"blend_note": self._blend_note} if getattr(self, "_blend_note", None) else {}),
-        )  # fmt: skip
-        return RestoreResult(np.ascontiguousarray(result), image.grey, summary, decisions, quality)
-
-    def _route(self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]) -> None:
-        """Score every tile (quality map, routing signal) and fill ``quality`` and ``decisions`` (1 = heavy); adds
-        the time of the quality map and of the routing signal to ``times``."""
+    def route(
+        self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]
+    ) -> None:
         from qualedge.routing import STATISTICS, route_fraction, route_random, route_threshold
 
+        r = self.routing
         routed = len(self.models) > 1
-        scores = np.full((nr, nc), np.nan, np.float32) if routed and self.policy == "adaptive" and self.route_mode == "fraction" else None
+        scores = (
+            np.full((nr, nc), np.nan, np.float32)
+            if routed and r.policy == "adaptive" and r.mode == "fraction"
+            else None
+        )
         if self.qhead is not None or scores is not None:
             for i in range(nr):
                 crops = row_crops(i)
@@ -377,34 +201,40 @@ class Restorer:
                 t1 = time.perf_counter()
                 times["quality"] += t1 - t0
                 if scores is not None:
-                    if self.signal == "quality":
+                    if r.signal == "quality":
                         scores[i] = 1.0 - quality[i]
-                    elif self.signal == "gain":
+                    elif r.signal == "gain":
                         scores[i] = self.router.run(rgb).reshape(nc, -1).mean(1)
                     else:
-                        scores[i] = STATISTICS[self.signal](crops)
+                        scores[i] = STATISTICS[r.signal](crops)
                 times["router"] += time.perf_counter() - t1
         if not routed:
             return
         t0 = time.perf_counter()
-        if self.policy == "random":
-            heavy = route_random((nr, nc), self.heavy_fraction, self.seed)
+        if r.policy == "random":
+            heavy = route_random((nr, nc), r.heavy_fraction, r.seed)
         elif scores is not None:
-            heavy = route_fraction(scores, self.heavy_fraction)
+            heavy = route_fraction(scores, r.heavy_fraction)
         else:
-            heavy = route_threshold(quality, self.threshold)
+            heavy = route_threshold(quality, r.threshold)
         decisions[...] = heavy.astype(np.int8)
         times["router"] += time.perf_counter() - t0
 
-    def _infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:
-        """Inference for tile row ``i`` (crops: (cols, C, th, tw)) by ``decisions[i]`` (``quality`` is filled by the
-        routing pass); fills ``outs`` (cols, C, th*s, tw*s) and returns the number of fp32 fall-backs."""
+    def infer_row(
+        self,
+        i: int,
+        crops: np.ndarray,
+        quality: np.ndarray,
+        decisions: np.ndarray,
+        times: dict[str, float],
+        outs: np.ndarray,
+    ) -> int:
         fallbacks = 0
         t0 = time.perf_counter()
         for mi, backend in enumerate(self.backends):
             idx = np.flatnonzero(decisions[i] == mi)
-            for b0 in range(0, len(idx), self.options.batch):
-                sel = idx[b0 : b0 + self.options.batch]
+            for b0 in range(0, len(idx), self.batch):
+                sel = idx[b0 : b0 + self.batch]
                 y = backend.run(crops[sel])
                 bad = ~np.isfinite(y.reshape(len(sel), -1)).all(1)
                 if bad.any():
@@ -421,31 +251,89 @@ class Restorer:
         times["inference"] += time.perf_counter() - t0
         return fallbacks
 
-    def _blend_band(self, rows, ring: np.ndarray, ring_q: np.ndarray | None, i: int, cols, out, done: int, stop: int, bits: int) -> int:
-        """Blend output rows [done, stop), which only use tile rows i - 1 and i (ring slots (i - 1) % 2 and i % 2)."""
-        if stop <= done:
-            return done
-        import dataclasses
 
-        def slot(t: np.ndarray) -> np.ndarray:
-            if ((t >= 0) & ((t < i - 1) | (t > i))).any():
-                raise InferenceError("internal error: a blend band refers to a tile row that is no longer in memory")
-            return np.where(t >= 0, t % 2, -1).astype(np.int32)
+class Restorer:
+    """Load an SR bundle once, then ``restore(image)`` many times: the tile engine with the SR strategy. Thread-safe
+    for concurrent ``restore`` calls only when the backends are (ONNX Runtime sessions are)."""
 
-        local = dataclasses.replace(rows, tile0=slot(rows.tile0), tile1=slot(rows.tile1))
-        fn = self.blend_impl[0]
-        if fn.__name__ == "blend_cpu":
-            fn(ring, local, cols, ring_q, bits=bits, out=out[done:stop])
-        else:
-            out[done:stop] = fn(ring, local, cols, ring_q, bits=bits)
-        return stop
+    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None) -> None:
+        from qualedge.runtime.tile_engine import Geometry, TileEngine
+
+        self.folder = Path(bundle)
+        self.manifest: Manifest = load_bundle(self.folder)
+        self.options = opts = options or RestoreOptions()
+        pol = self.manifest.sr_policy()
+        if opts.policy not in POLICIES:
+            raise ConfigError(f"policy must be one of {POLICIES}, got {opts.policy!r}")
+        self.precision = opts.precision or pol.precision
+        self.overlap = opts.overlap if opts.overlap is not None else pol.overlap
+        # one tile plan for every policy (from both models' size requirements), so that routing at F = 0 and F = 1
+        # reproduces the compact-only and the heavy-only output exactly
+        planned, self.models = select_models(self.manifest, self.folder, opts.policy)
+        self.routing = r = resolve_routing(self.manifest, self.folder, opts)
+        descs = [m.desc for m in planned]
+        d0 = descs[0]
+        for m, d in zip(planned[1:], descs[1:]):
+            if d.scale != d0.scale or d.in_channels != d0.in_channels:
+                raise ConfigError(
+                    f"models {planned[0].name} and {m.name} differ in scale or channels; they cannot share a tile plan"
+                )
+        self.scale = d0.scale
+        fixed = next((d.size.fixed_tile for d in descs if d.size.fixed_tile), None)
+        self.tile = (
+            fixed or opts.tile or pol.tile or auto_tile(descs[-1], batch=opts.batch, budget_mb=opts.memory_budget_mb)
+        )
+        self.backends = [self._open(m, self.precision) for m in self.models]
+        routed = len(self.models) > 1
+        needs_q = (
+            routed and (r.mode == "threshold" or (r.policy == "adaptive" and r.signal == "quality"))
+        ) or opts.quality_weighting
+        self.qhead = None
+        if needs_q:
+            if not pol.quality_model:
+                raise ConfigError(
+                    "quality routing and quality weighting need a quality model in the bundle (export with the quality head)"
+                )
+            self.qhead = self._open(self.manifest.model(pol.quality_model), "fp32")
+        router = None
+        if routed and r.policy == "adaptive" and r.mode == "fraction" and r.signal == "gain":
+            router = self._open(self.manifest.model(r.router_model), "fp32")
+        self.strategy = SRStrategy(self.models, self.backends, routing=r, batch=opts.batch, qhead=self.qhead, router=router,
+                                   open_fp32=lambda m: self._open(m, "fp32"))  # fmt: skip
+        geometry = Geometry(scale=self.scale, in_channels=d0.in_channels, multiple=max(d.size.multiple_of for d in descs),
+                            minimum=max(d.size.minimum for d in descs), fixed=fixed, tile=self.tile, overlap=self.overlap)  # fmt: skip
+        self.engine = TileEngine(
+            geometry, self.strategy, blend=opts.blend, device=opts.device, quality_weighting=opts.quality_weighting
+        )
+
+    def _open(self, entry: ModelEntry, precision: str):
+        from qualedge.runtime.backends import open_backend
+
+        o = self.options
+        return open_backend(
+            self.folder, entry, backend=o.backend, device=o.device, precision=precision, threads=o.threads
+        )
+
+    def restore(self, image: Image) -> RestoreResult:
+        run = self.engine.run(image)
+        e = self.engine
+        summary = build_summary(
+            size=(image.width, image.height), scale=self.scale, grid=run.grid, tile=run.tile, overlap=run.overlap,
+            models=[m.name for m in self.models], decisions=run.decisions, quality=run.quality if self.qhead is not None else None,
+            routing=self.routing, backend=self.options.backend, precision=self.precision, blend=e.blend_name,
+            fallbacks=run.fallbacks, times=run.times, **({"blend_note": e.blend_note} if e.blend_note else {}),
+        )  # fmt: skip
+        return RestoreResult(run.pixels, image.grey, summary, run.decisions, run.quality)
 
 
-def _tiny_maps():
-    from qualedge.runtime.blend.window import axis_map
-
-    m = axis_map([0], 2, 2)
-    return m, m
-
-
-__all__ = ["RestoreOptions", "RestoreResult", "Restorer", "auto_tile", "asdict"]
+__all__ = [
+    "RestoreOptions",
+    "RestoreResult",
+    "Restorer",
+    "Routing",
+    "SRStrategy",
+    "auto_tile",
+    "build_summary",
+    "resolve_routing",
+    "select_models",
+]

@@ -1,0 +1,68 @@
+"""The runtime's public entry points: :func:`restore` (what ``qualedge restore`` runs) and :func:`open_restorer`.
+
+A restore is SR on an SR bundle, restoration on a restoration bundle, or restoration then SR (a chain). The SR stage
+runs on the native engine where the bundle and options allow it (``engine="auto"``), else on the Python runtime.
+Bundle paths are explicit here: resolving "the default bundle" (building it from the shipped weights) is the export
+stage's job (``qualedge.export.defaults``), which the CLI calls first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qualedge.runtime.restorer import RestoreOptions
+
+from qualedge.errors import ConfigError
+
+
+def open_restorer(
+    bundle: str | Path | None = None, *, restore_bundle: str | Path | None = None, options: RestoreOptions | None = None,
+    engine: str = "auto", restore_mode: str = "unrolled", seed: int | None = None, log=None,
+):  # fmt: skip
+    """An object with ``restore(image) -> RestoreResult``: the SR stage on ``bundle``, the restoration stage on
+    ``restore_bundle``, or both chained (restoration first). ``seed`` seeds the restoration noise (default: the
+    bundle's); ``options.seed`` is the SR random policy's."""
+    from qualedge.runtime.native_restorer import open_sr_restorer
+
+    opts = options or RestoreOptions()
+    stages: list[Any] = []
+    if restore_bundle is not None:
+        from qualedge.runtime.diffusion_restorer import DiffusionRestorer
+
+        ropts = RestoreOptions(batch=opts.batch, backend=opts.backend, device=opts.device, threads=opts.threads)
+        stages.append(DiffusionRestorer(restore_bundle, ropts, mode=restore_mode, seed=seed))
+    if bundle is not None:
+        stages.append(open_sr_restorer(bundle, opts, engine, log=log))
+    if not stages:
+        raise ConfigError("nothing to run: give an SR bundle, a restoration bundle, or both")
+    if len(stages) == 1:
+        return stages[0]
+    from qualedge.runtime.chain import Chain
+
+    return Chain(*stages)
+
+
+def restore(
+    input: str | Path, output: str | Path, *, bundle: str | Path | None = None, restore_bundle: str | Path | None = None,
+    options: RestoreOptions | None = None, engine: str = "auto", restore_mode: str = "unrolled", seed: int | None = None,
+    log=None, **batch: Any,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Restore one image file or every image of a folder into ``output``; returns one summary per file (a failed
+    file's has ``error``; see :func:`qualedge.runtime.batch.restore_many` for ``batch``: overwrite, json_lines,
+    decision_map, ext, progress, quality, fail_fast, max_pixels, metadata, dpi, colour)."""
+    from qualedge.runtime.batch import restore_many
+
+    restorer = open_restorer(
+        bundle,
+        restore_bundle=restore_bundle,
+        options=options,
+        engine=engine,
+        restore_mode=restore_mode,
+        seed=seed,
+        log=log,
+    )
+    return restore_many(restorer, Path(input), Path(output), **batch)
+
+
+__all__ = ["open_restorer", "restore"]
