@@ -17,7 +17,7 @@ paired Wilcoxon tests over images (values averaged over seeds) for each of the p
 fails, or cannot be told at this scale. Writes ``benchmarks/results/paper1_experiment.{json,md}``.
 
 ``--part ship`` — how the embedded compact default was made (distillation from x4plus, AMO, LoRA FT), ``--ship``
-merges it into qualedge/assets and writes its card. Needs the data folder.
+writes the merged model and its card to WORK/ship/; ``qualedge package-model`` ships it. Needs the data folder.
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ def training_photos(img: Path, work: Path) -> Path:
 def multigt(train_photos: Path, work: Path, quick: bool) -> Path:
     mgt = work / "multigt"
     if not (mgt / "README.md").is_file():
-        run(["make-multigt", str(train_photos), "-o", str(mgt), "--sr-model", "realesrgan-x4plus", "--no-progress"] + (["--max-images", "4"] if quick else []))
+        run(
+            ["make-multigt", str(train_photos), "-o", str(mgt), "--sr-model", "realesrgan-x4plus", "--no-progress"]
+            + (["--max-images", "4"] if quick else [])
+        )
     return mgt
 
 
@@ -147,22 +150,49 @@ def ship_pipeline(args, img: Path, work: Path) -> int:
     atomic_write_text(out.with_suffix(".md"), "\n".join(md) + "\n")
     print("\n".join(md))
     if args.ship:
-        ship_compact(latest(ft), results, steps)
+        ship_compact(latest(ft), results, steps, work / "ship")
     return 0
 
 
 ARMS = ("orig_only", "rand", "sma", "amo")
-LABELS = {"start": "start (animevideov3)", "orig_only": "OrigOnly", "rand": "Rand", "sma": "SMA (qhead)", "amo": "AMO (qhead)", "amo_ft": "AMO + LoRA FT (Q = qhead)"}
+LABELS = {
+    "start": "start (animevideov3)",
+    "orig_only": "OrigOnly",
+    "rand": "Rand",
+    "sma": "SMA (qhead)",
+    "amo": "AMO (qhead)",
+    "amo_ft": "AMO + LoRA FT (Q = qhead)",
+}
 METRICS = ("psnr_y", "ssim_y", "brisque", "niqe", "piqe", "qhead")
 ROLE = {"psnr_y": "independent", "ssim_y": "independent", "brisque": "independent", "niqe": "caveat: taught the quality head",
         "piqe": "caveat: taught the quality head", "qhead": "steering (GT choice and reward)"}  # fmt: skip
 # (claim, arm a, arm b, metrics judged): a better than b
 CLAIMS = (
-    ("IQA-guided GT choice (AMO) gives better perceptual quality than the original HR (OrigOnly)", "amo", "orig_only", ("brisque", "niqe", "piqe", "qhead")),
-    ("IQA-guided GT choice beats a random enhanced GT (AMO vs Rand)", "amo", "rand", ("brisque", "niqe", "piqe", "qhead")),
-    ("IQA-guided GT choice beats a random enhanced GT (SMA vs Rand)", "sma", "rand", ("brisque", "niqe", "piqe", "qhead")),
+    (
+        "IQA-guided GT choice (AMO) gives better perceptual quality than the original HR (OrigOnly)",
+        "amo",
+        "orig_only",
+        ("brisque", "niqe", "piqe", "qhead"),
+    ),
+    (
+        "IQA-guided GT choice beats a random enhanced GT (AMO vs Rand)",
+        "amo",
+        "rand",
+        ("brisque", "niqe", "piqe", "qhead"),
+    ),
+    (
+        "IQA-guided GT choice beats a random enhanced GT (SMA vs Rand)",
+        "sma",
+        "rand",
+        ("brisque", "niqe", "piqe", "qhead"),
+    ),
     ("AMO beats SMA", "amo", "sma", ("brisque", "niqe", "piqe", "qhead")),
-    ("LoRA fine-tuning with the IQA reward improves perceptual quality (AMO + FT vs AMO)", "amo_ft", "amo", ("brisque", "niqe", "piqe", "qhead")),
+    (
+        "LoRA fine-tuning with the IQA reward improves perceptual quality (AMO + FT vs AMO)",
+        "amo_ft",
+        "amo",
+        ("brisque", "niqe", "piqe", "qhead"),
+    ),
     ("Enhanced GTs cost fidelity (OrigOnly has higher PSNR-Y than AMO)", "orig_only", "amo", ("psnr_y", "ssim_y")),
 )
 START = "realesr-animevideov3"
@@ -224,7 +254,9 @@ def arms_experiment(args, img: Path, work: Path) -> int:
     start_model, _ = load_pretrained(START)
     start_sd = {k: v.detach().clone() for k, v in start_model.state_dict().items()}
     arm_names = [*ARMS, "amo_ft"]
-    distance = {a: {str(s): weight_distance(latest(runs[(a, s)]), start_sd) for s in seeds} for a in arm_names if a != "amo_ft"}
+    distance = {
+        a: {str(s): weight_distance(latest(runs[(a, s)]), start_sd) for s in seeds} for a in arm_names if a != "amo_ft"
+    }
     sources = {"start": START, **{f"{a}_s{s}": str(latest(o)) for (a, s), o in runs.items()}}
     sets = {}
     for name, limit in (("set14", None), ("bsd100", args.bsd_limit)):
@@ -267,7 +299,12 @@ def arms_experiment(args, img: Path, work: Path) -> int:
                 t["seed_spread"] = spread
                 judged[m] = t
             claims.append({"claim": text, "a": a, "b": b, "metrics": judged})
-        results["sets"][name] = {"images": res["images"], "summary": summary, "claims": claims, "unavailable": res["unavailable"]}
+        results["sets"][name] = {
+            "images": res["images"],
+            "summary": summary,
+            "claims": claims,
+            "unavailable": res["unavailable"],
+        }
     from qualedge.atomic import atomic_write_json, atomic_write_text
 
     out = Path(args.out)
@@ -291,15 +328,28 @@ def arms_markdown(r: dict) -> str:
              + ", ".join(f"{LABELS[a]} {np.mean([d['raw'] for d in v.values()]):.4f} / {np.mean([d['ema'] for d in v.values()]):.4f}" for a, v in r["weight_distance"].items()) + ".", ""]  # fmt: skip
     for name, s in r["sets"].items():
         ms = list(s["summary"]["start"])
-        lines += [f"## {name} ({s['images']} images)", "", "| model | " + " | ".join(ms) + " |", "|---|" + "---|" * len(ms)]
+        lines += [
+            f"## {name} ({s['images']} images)",
+            "",
+            "| model | " + " | ".join(ms) + " |",
+            "|---|" + "---|" * len(ms),
+        ]
         lines.append(f"| {LABELS['start']} | " + " | ".join(f"{s['summary']['start'][m]:.3f}" for m in ms) + " |")
         for a, row in s["summary"].items():
             if a != "start":
-                lines.append(f"| {LABELS[a]} | " + " | ".join(f"{row[m]['mean']:.3f} ± {row[m]['std']:.3f}" for m in ms) + " |")
-        lines += ["", "| claim | metric | a - b | a better | Wilcoxon p | seed spread | verdict |", "|---|---|---|---|---|---|---|"]
+                lines.append(
+                    f"| {LABELS[a]} | " + " | ".join(f"{row[m]['mean']:.3f} ± {row[m]['std']:.3f}" for m in ms) + " |"
+                )
+        lines += [
+            "",
+            "| claim | metric | a - b | a better | Wilcoxon p | seed spread | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in s["claims"]:
             for m, t in c["metrics"].items():
-                lines.append(f"| {c['claim']} | {m} | {t['mean_diff']:+.4f} | {t['wins']}/{t['n']} | {t['p_wilcoxon']:.3g} | {t['seed_spread']:.4f} | **{t['verdict']}** |")
+                lines.append(
+                    f"| {c['claim']} | {m} | {t['mean_diff']:+.4f} | {t['wins']}/{t['n']} | {t['p_wilcoxon']:.3g} | {t['seed_spread']:.4f} | **{t['verdict']}** |"
+                )
         lines.append("")
     lines += ["Verdict rule: holds (or fails) when the paired Wilcoxon p < 0.05 over images (values averaged over seeds) and the mean "
               "difference exceeds the larger seed standard deviation of the two arms; otherwise it cannot be told at this scale. A claim "
@@ -315,12 +365,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="runs/paper1", help="working folder (re-runs skip finished steps)")
     ap.add_argument("--quick", action="store_true", help="tiny settings to check the pipeline")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds of every arm")
-    ap.add_argument("--steps", type=int, default=150, help="training steps of every arm (150: about 4 minutes per run on one CPU thread)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=150,
+        help="training steps of every arm (150: about 4 minutes per run on one CPU thread)",
+    )
     ap.add_argument("--ft-steps", type=int, default=75, help="LoRA fine-tuning steps from each AMO run")
-    ap.add_argument("--train-only", action="store_true", help="train the arms of --seeds and stop (to train seeds in parallel processes)")
+    ap.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train the arms of --seeds and stop (to train seeds in parallel processes)",
+    )
     ap.add_argument("--bsd-limit", type=int, default=20, help="BSD100 images in the test (Set14: all 14)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "paper1_experiment"))
-    ap.add_argument("--ship", action="store_true", help="--part ship: merge its AMO + LoRA FT model into the embedded compact default and write its card")
+    ap.add_argument(
+        "--ship",
+        action="store_true",
+        help="--part ship: write its merged AMO + LoRA FT model and card to WORK/ship/ (shipped by qualedge package-model)",
+    )
     args = ap.parse_args(argv)
     data = paths.shared_data_dir()
     if data is None:
@@ -352,18 +415,20 @@ def cpu_speed(models: dict[str, object], size: int = 128, repeats: int = 3) -> d
     return out
 
 
-def ship_compact(ft: Path, results: dict, steps: dict) -> None:
-    """Merge the LoRA-fine-tuned compact model into qualedge/assets/weights and write docs/models/qualedge-compact-x4.md."""
+def ship_compact(ft: Path, results: dict, steps: dict, out: Path) -> None:
+    """Merge the LoRA-fine-tuned compact model into ``out``/qualedge_compact_x4.safetensors and write its card
+    ``out``/qualedge-compact-x4.md (a candidate: ``qualedge package-model`` makes it the shipped default)."""
     import torch
     from qualedge.export.api import ModelSource, resolve_model
 
     from qualedge.atomic import atomic_write_text
     from qualedge.weights.load import save_state_dict
     from qualedge.weights.model_load import weights_metadata
-    from qualedge.weights.zoo import ASSETS, load_pretrained
+    from qualedge.weights.zoo import load_pretrained
 
     model, desc, info = resolve_model(ModelSource(name="sr", checkpoint=str(ft)))
-    target = ASSETS / "qualedge_compact_x4.safetensors"
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "qualedge_compact_x4.safetensors"
     save_state_dict(
         target,
         {k: v.detach().contiguous() for k, v in model.state_dict().items()},
@@ -377,7 +442,7 @@ def ship_compact(ft: Path, results: dict, steps: dict) -> None:
         "# qualedge compact x4 (the embedded default's compact model)", "",
         "- **What**: SRVGGNetCompact (64 features, 16 convolutions, PReLU, x4, 0.62 M parameters), the model the default",
         "  bundle sends high-quality tiles to; zoo id `qualedge-compact-x4`, file `qualedge/assets/weights/qualedge_compact_x4.safetensors`.",
-        "- **How it was made** (`python -m qualedge.benchmarks.paper1_experiment --part ship --ship`, all on a 2-core CPU):",
+        "- **How it was made** (`python -m qualedge.benchmarks.paper1_experiment --part ship --ship`, then `qualedge package-model`, all on a 2-core CPU):",
         f"  1. initialised from realesr-animevideov3, distilled from realesrgan-x4plus for {steps['distill']} steps on 1024",
         "     (LR, x4plus(LR)) pairs of Kodak24 + T91 crops with blind degradations (`make-distill`, `train-sr`, L1 + perceptual);",
         f"  2. {steps['sample']} steps of HGGT-style training with AMO multi-ground-truth sampling scored by the quality head",
@@ -406,8 +471,11 @@ def ship_compact(ft: Path, results: dict, steps: dict) -> None:
     lines += ["", "Against bicubic on the no-reference metrics: " + "; ".join(verdicts) + ".",
               "The quality head is the reward it was fine-tuned with; NIQE and PIQE were not optimised directly, but the quality",
               "head was trained to predict NIQE+PIQE, so they are not fully independent of the reward.", ""]  # fmt: skip
-    atomic_write_text(REPO / "docs" / "models" / "qualedge-compact-x4.md", "\n".join(lines))
-    print(f"shipped {target} ({ratio:.1f}x faster than x4plus)")
+    card = atomic_write_text(out / "qualedge-compact-x4.md", "\n".join(lines))
+    print(
+        f"candidate compact default: {target} ({ratio:.1f}x faster than x4plus) and {card}; to ship it: "
+        f"qualedge package-model {target} --as qualedge_compact_x4.safetensors --card {card} --repo {REPO}"
+    )
 
 
 if __name__ == "__main__":

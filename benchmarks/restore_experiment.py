@@ -17,8 +17,8 @@ averaged over seeds. Writes ``benchmarks/results/restore_ablation.{json,md}``.
 
 Default (``--part ship``): one long ``train-restore`` of ``--ship-arm`` (seed 0), exported as a bundle and evaluated
 through the tiled runtime as deployed on all 24 Kodak photos x 11 types (``restore_cdd11.{json,md}``), the runtime's
-latency per megapixel (``restore_latency.json``); ``--ship`` copies its weights to the embedded default
-(``qualedge/assets/weights/adaqual_default.safetensors``, with its sampler in the metadata) and writes its card.
+latency per megapixel (``restore_latency.json``); ``--ship`` writes its weights (sampler in the metadata), card and
+example figure to ``WORK/ship/``, and ``qualedge package-model`` makes them the embedded default.
 The two parts can run at the same time in two processes (one thread each). Needs the data folder.
 """
 
@@ -107,7 +107,15 @@ def ablation(args, data_img: Path, work: Path, res_dir: Path) -> dict:
             out = work / f"arm_{arm}_s{seed}"
             runs[(arm, seed)] = out
             if finished_step(out) < steps:
-                run(["train-restore", *_train_args(args, data_img, steps, seed), *_arm_args(arm), "--set", f'run.out="{out}"'])
+                run(
+                    [
+                        "train-restore",
+                        *_train_args(args, data_img, steps, seed),
+                        *_arm_args(arm),
+                        "--set",
+                        f'run.out="{out}"',
+                    ]
+                )
     items = synthetic_items(data_img / "kodak24", crop=64 if q else 256, limit=2 if q else args.eval_limit)
     cache = work / "eval_ablation.json"
     prev = json.loads(cache.read_text()) if cache.is_file() else {}
@@ -130,10 +138,16 @@ def ablation(args, data_img: Path, work: Path, res_dir: Path) -> dict:
         arms[arm] = {
             "gain_rgb": mean_std(gains),
             "per_seed_gain": dict(zip(map(str, seeds), gains)),
-            "per_type_gain": {k: mean_std([res["rows"][n][k]["psnr_rgb"] - base[k]["psnr_rgb"] for n in names]) for k in kinds},
+            "per_type_gain": {
+                k: mean_std([res["rows"][n][k]["psnr_rgb"] - base[k]["psnr_rgb"] for n in names]) for k in kinds
+            },
             "ssim_rgb": mean_std([res["rows"][n]["average"]["ssim_rgb"] for n in names]),
             "blockiness": mean_std([res["rows"][n]["average"]["blockiness"] for n in names]),
-            "prompt_drift": {k: mean_std([d[k] for d in drift if k in d]) for k in ("drift_pools", "drift_keys", "drift_global_prompts") if any(k in d for d in drift)},
+            "prompt_drift": {
+                k: mean_std([d[k] for d in drift if k in d])
+                for k in ("drift_pools", "drift_keys", "drift_global_prompts")
+                if any(k in d for d in drift)
+            },
             "seeds": seeds,
             "runs": [str(runs[(arm, s)]) for s in seeds],
         }
@@ -166,10 +180,22 @@ def ablation_markdown(r: dict) -> str:
         d = a["prompt_drift"]
         lines.append(f"| {arm} | {_ms(a['gain_rgb'])} | {_ms(a['ssim_rgb'], '{:.3f}')} | {_ms(a['blockiness'], '{:.3f}')} | "
                      + (f"{_ms(d['drift_pools'], '{:.2f}')} | {_ms(d['drift_keys'], '{:.2f}')} |" if "drift_pools" in d else "- | - |"))  # fmt: skip
-    lines += ["", "Per type (mean gain over seeds, dB):", "", "| arm | " + " | ".join(r["types"]) + " |", "|---|" + "---|" * len(r["types"])]
+    lines += [
+        "",
+        "Per type (mean gain over seeds, dB):",
+        "",
+        "| arm | " + " | ".join(r["types"]) + " |",
+        "|---|" + "---|" * len(r["types"]),
+    ]
     for arm, a in r["arms"].items():
         lines.append(f"| {arm} | " + " | ".join(f"{a['per_type_gain'][k]['mean']:+.2f}" for k in r["types"]) + " |")
-    lines += ["", "Adaptive minus each arm, paired over (image, type) items, PSNR averaged over seeds:", "", "| arm | mean diff (dB) | adaptive better | Wilcoxon p |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Adaptive minus each arm, paired over (image, type) items, PSNR averaged over seeds:",
+        "",
+        "| arm | mean diff (dB) | adaptive better | Wilcoxon p |",
+        "|---|---|---|---|",
+    ]
     for arm, tst in r["paired_adaptive_minus"].items():
         lines.append(f"| {arm} | {tst['mean_diff']:+.3f} | {tst['wins']}/{tst['n']} | {tst['p_wilcoxon']:.3g} |")
     lines += ["", "Verdicts (p < 0.05 and the seed spread not larger than the difference):", ""]
@@ -181,7 +207,9 @@ def ablation_markdown(r: dict) -> str:
         if not sig:
             v = f"cannot be told at this scale ({tst['mean_diff']:+.3f} dB, p={tst['p_wilcoxon']:.3g}, seed spread {spread:.2f} dB)"
         else:
-            v = ("holds" if tst["mean_diff"] > 0 else "fails: the other arm is better") + f" ({tst['mean_diff']:+.3f} dB, p={tst['p_wilcoxon']:.3g})"
+            v = (
+                "holds" if tst["mean_diff"] > 0 else "fails: the other arm is better"
+            ) + f" ({tst['mean_diff']:+.3f} dB, p={tst['p_wilcoxon']:.3g})"
         lines.append(f"- {what}: {v}.")
     lines += ["", "PSNR and SSIM steered nothing in training except through L_noise/L_quality (L1 to the clean image); blockiness "
               "(qualedge.iqa.blockiness: luma steps on the 16-pixel grid against elsewhere, about 1 without grid artefacts) steered nothing.", ""]  # fmt: skip
@@ -193,9 +221,28 @@ def ship_part(args, data_img: Path, work: Path, res_dir: Path) -> None:
     steps = 4 if q else args.ship_steps
     deployed = work / f"ship_{args.ship_arm}"
     if finished_step(deployed) < steps:
-        run(["train-restore", *_train_args(args, data_img, steps, 0), *_arm_args(args.ship_arm), "--set", f'run.out="{deployed}"'])
+        run(
+            [
+                "train-restore",
+                *_train_args(args, data_img, steps, 0),
+                *_arm_args(args.ship_arm),
+                "--set",
+                f'run.out="{deployed}"',
+            ]
+        )
     bundle = work / "bundle"
-    run(["export-restore", "--checkpoint", str(deployed), "-o", str(bundle), "--tile", "64" if q else "256", "--overwrite"])
+    run(
+        [
+            "export-restore",
+            "--checkpoint",
+            str(deployed),
+            "-o",
+            str(bundle),
+            "--tile",
+            "64" if q else "256",
+            "--overwrite",
+        ]
+    )
     dep = work / "eval_deployed"
     limit = ["--limit", "2"] if q else []
     run(["eval-restore", "--model", f"adaqual ({'tiny' if q else args.preset}, {args.ship_arm}, bundle)={bundle}", "--clean", str(data_img / "kodak24"),
@@ -218,22 +265,25 @@ def ship_part(args, data_img: Path, work: Path, res_dir: Path) -> None:
     atomic_write_json(res_dir / "restore_latency.json", lat)
     print(text)
     if args.ship:
-        from qualedge.export.defaults import RESTORE_WEIGHTS
-
+        # a candidate for the shipped default, in the work folder; `qualedge package-model` makes it the default
         from qualedge.archs import get_arch
         from qualedge.checkpoint import read_checkpoint, resolve_checkpoint
         from qualedge.weights.load import save_state_dict
         from qualedge.weights.model_load import weights_metadata
 
+        ship = work / "ship"
+        ship.mkdir(parents=True, exist_ok=True)
         ck = read_checkpoint(deployed)
         desc = get_arch(ck.arch_id).descriptor(get_arch(ck.arch_id).resolve(**ck.hyperparameters))
-        save_state_dict(RESTORE_WEIGHTS, ck.state_dict, metadata=weights_metadata(desc, sampler=json.dumps(ck.meta["sampler"]),
-                                                                                 source=f"restore_experiment --part ship, {steps} steps"))  # fmt: skip
-        shutil.copy(resolve_checkpoint(deployed) / "model.json", work / "shipped_model.json")
+        weights = save_state_dict(ship / "adaqual_default.safetensors", ck.state_dict, metadata=weights_metadata(
+            desc, sampler=json.dumps(ck.meta["sampler"]), source=f"restore_experiment --part ship, {steps} steps"))  # fmt: skip
+        shutil.copy(resolve_checkpoint(deployed) / "model.json", ship / "model.json")
         abl = res_dir / "restore_ablation.json"
-        example_figure(bundle, data_img / "kodak24", REPO / "docs" / "models" / "adaqual-default-example.jpg")
-        write_card(d, json.loads(abl.read_text()) if abl.is_file() else None, lat, meta, ck)
-        print(f"shipped {RESTORE_WEIGHTS}")
+        example_figure(bundle, data_img / "kodak24", ship / "adaqual-default-example.jpg")
+        card = write_card(d, json.loads(abl.read_text()) if abl.is_file() else None, lat, meta, ck, ship)
+        print(
+            f"candidate default: {weights} and {card}; to ship it: qualedge package-model {weights} --as adaqual_default.safetensors --card {card} --repo {REPO}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,15 +293,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part", choices=("ablation", "ship", "all"), default="all")
     ap.add_argument("--work", default="runs/restore", help="working folder (re-runs skip finished steps)")
     ap.add_argument("--quick", action="store_true", help="tiny settings to check the pipeline")
-    ap.add_argument("--steps", type=int, default=500, help="training steps per ablation arm and seed (500: about 4 minutes on one CPU thread)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=500,
+        help="training steps per ablation arm and seed (500: about 4 minutes on one CPU thread)",
+    )
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds of every ablation arm")
-    ap.add_argument("--eval-limit", type=int, default=12, help="Kodak24 photos in the ablation's test (each with all 11 types)")
+    ap.add_argument(
+        "--eval-limit", type=int, default=12, help="Kodak24 photos in the ablation's test (each with all 11 types)"
+    )
     ap.add_argument("--crop", type=int, default=96, help="training crop side, a multiple of 16 (96)")
     ap.add_argument("--lr", type=float, default=5e-4, help="peak learning rate, cosine-annealed (5e-4)")
     ap.add_argument("--preset", default="default", help="adaqual_unet size preset (default: 1.7 M parameters)")
     ap.add_argument("--ship-arm", choices=tuple(ARMS), default="adaptive", help="the arm the default is trained as")
     ap.add_argument("--ship-steps", type=int, default=7000, help="training steps of the default model")
-    ap.add_argument("--ship", action="store_true", help="copy the default model to the embedded default weights and write its card")
+    ap.add_argument(
+        "--ship",
+        action="store_true",
+        help="write the default model, its card and example figure to WORK/ship/ (shipped by qualedge package-model)",
+    )
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     data = paths.shared_data_dir()
@@ -269,7 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def example_figure(bundle: Path, kodak: Path, out: Path, *, photo: str = "kodim23", kinds: tuple[str, ...] = ("haze_rain", "low_snow"), seed: int = 7) -> None:
+def example_figure(
+    bundle: Path,
+    kodak: Path,
+    out: Path,
+    *,
+    photo: str = "kodim23",
+    kinds: tuple[str, ...] = ("haze_rain", "low_snow"),
+    seed: int = 7,
+) -> None:
     """Rows of degraded | restored (the bundle through the runtime) | clean, 256-px centre crops of a held-out photo."""
     import numpy as np
     from qualedge.runtime.diffusion_restorer import image_runner
@@ -288,7 +357,7 @@ def example_figure(bundle: Path, kodak: Path, out: Path, *, photo: str = "kodim2
     write_image(out, np.concatenate(rows, axis=0), quality=90)
 
 
-def write_card(cdd: dict, abl: dict | None, lat: dict, meta: dict, ck) -> None:
+def write_card(cdd: dict, abl: dict | None, lat: dict, meta: dict, ck, out: Path) -> Path:
     from qualedge.atomic import atomic_write_text
 
     model_name = next(n for n in cdd["rows"] if n != "input")
@@ -302,7 +371,7 @@ def write_card(cdd: dict, abl: dict | None, lat: dict, meta: dict, ck) -> None:
         f"{sum(v.numel() for v in ck.state_dict.values()) / 1e6:.2f} M parameters), objective {sampler.get('objective')}, "
         f"{sampler.get('steps')} step(s) with {sampler.get('spacing')} timestep spacing; `qualedge restore --restore-bundle default`; "
         "file `qualedge/assets/weights/adaqual_default.safetensors`.",
-        f"- **Training** (`python -m qualedge.benchmarks.restore_experiment --part ship --ship-arm {meta['arm']} --ship-steps {meta['steps']} --ship`, "
+        f"- **Training** (`python -m qualedge.benchmarks.restore_experiment --part ship --ship-arm {meta['arm']} --ship-steps {meta['steps']} --ship`, then `qualedge package-model`, "
         f"2-core CPU, one thread): {meta['steps']} steps from scratch, seed {meta['seed']}, batch 8, {meta['crop']}-pixel crops, lr {meta['lr']} cosine; "
         "synthetic CDD-11 composites (all 11 types) of BSD100 HR, T91 and CBSD68 photos; quality maps from the quality head; "
         f"L_noise (L1 on the clean residual) + quality-weighted L1 + perceptual loss on low-quality regions (extractor: {ck.meta.get('resolved', {}).get('perceptual_extractor', 'unknown')}).",
@@ -315,10 +384,16 @@ def write_card(cdd: dict, abl: dict | None, lat: dict, meta: dict, ck) -> None:
         "| type | input PSNR | restored PSNR | gain | restored SSIM | blockiness |", "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for k in cdd["types"]:
-        lines.append(f"| {k} | {base[k]['psnr_rgb']:.2f} | {rows[k]['psnr_rgb']:.2f} | {gains[k]:+.2f} dB | {rows[k]['ssim_rgb']:.3f} | {rows[k]['blockiness']:.3f} |")
+        lines.append(
+            f"| {k} | {base[k]['psnr_rgb']:.2f} | {rows[k]['psnr_rgb']:.2f} | {gains[k]:+.2f} dB | {rows[k]['ssim_rgb']:.3f} | {rows[k]['blockiness']:.3f} |"
+        )
     worst = min(gains, key=gains.get)
     v_avg = "met" if avg >= TARGET_AVG else f"not met, gap {TARGET_AVG - avg:.2f} dB"
-    v_type = "met" if gains[worst] >= TARGET_TYPE else f"not met: {sum(g < TARGET_TYPE for g in gains.values())} types below, worst {worst} {gains[worst]:+.2f} dB"
+    v_type = (
+        "met"
+        if gains[worst] >= TARGET_TYPE
+        else f"not met: {sum(g < TARGET_TYPE for g in gains.values())} types below, worst {worst} {gains[worst]:+.2f} dB"
+    )
     lines += [f"| **average** | {base['average']['psnr_rgb']:.2f} | {rows['average']['psnr_rgb']:.2f} | **{avg:+.2f} dB** | "
               f"{rows['average']['ssim_rgb']:.3f} | {rows['average']['blockiness']:.3f} |", "",
               f"Targets: average gain >= +{TARGET_AVG:.0f} dB ({v_avg}); every type >= +{TARGET_TYPE:.0f} dB ({v_type}); blockiness "
@@ -331,7 +406,7 @@ def write_card(cdd: dict, abl: dict | None, lat: dict, meta: dict, ck) -> None:
     lines += ["## Looked at", "", "![degraded, restored, clean](adaqual-default-example.jpg)", "",
               "Kodak `kodim23` (held out), 256-pixel centre crop, with `haze_rain` (top) and `low_snow` (bottom), seed 7: degraded, restored by "
               "the default bundle through the runtime, clean (`example_figure` in benchmarks/restore_experiment.py).", ""]  # fmt: skip
-    atomic_write_text(REPO / "docs" / "models" / "adaqual-default.md", "\n".join(lines))
+    return atomic_write_text(out / "adaqual-default.md", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ VERBS: tuple[tuple[str, str, str], ...] = (
     ("eval-restore", "qualedge.cli.eval_restore", "evaluate restoration models per degradation type (PSNR/SSIM, RGB and Y)"),
     ("export-restore", "qualedge.cli.export_restore", "export an AdaQual-Diff model to a restoration bundle (per-step + unrolled graphs)"),
     ("recipe", "qualedge.cli.recipe", "train a default model (compact-sr, quality-head, restoration) in one command sized for one GPU"),
+    ("package-model", "qualedge.cli.package_model", "make a trained model one of the weights qualedge ships (a source checkout)"),
     ("bench", "qualedge.cli.bench", "latency and quality benchmarks and reports"),
 )
 
