@@ -1,19 +1,19 @@
-"""Build the native runtime library (``runtime/native``, C++17 over OpenVINO) with CMake, once per source version.
+"""The native runtime library (``runtime/native``, C++17 over OpenVINO): the one ``pip install`` built, else built
+with CMake on first use.
 
-The build uses what pip installed: OpenVINO's CMake config and libraries from the ``openvino`` wheel and the
-nlohmann/json headers from the ``nlohmann-json`` wheel, plus the system's C/C++ compiler and CMake (the ``cmake``
-wheel when the system has none). The result is cached under ``<cache>/native/libqualedge-<key>`` (the key covers the
-sources, the OpenVINO version and the build flags); builds go to a temporary folder that is renamed into place, so a
-concurrent or interrupted build never leaves half a library. The library has an rpath to its own folder and to the
-OpenVINO wheel's libraries: it needs no Python and no environment variable at run time.
+``pip install`` (``setup.py``) builds ``libqualedge.so`` into the package (``qualedge/runtime/native/lib/``, next to a
+record of the sources' key and the OpenVINO version it was built against), with a run-time path relative to the
+installed package, so the installed library needs no Python and no environment variable. :func:`build_native` uses
+it when its record matches the sources and the installed OpenVINO; otherwise (a source checkout whose sources
+changed, another OpenVINO, an install that could not build it) it builds the library once into
+``<cache>/native/libqualedge-<key>``: in a temporary folder renamed into place, so a concurrent or interrupted build
+never leaves half a library. Both builds run the same steps (``runtime/native/cmake_build.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+import json
 import shutil
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -24,85 +24,75 @@ from qualedge.errors import BackendUnavailableError
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "native"
+PACKAGED = SOURCES / "lib"  # where pip install puts the library and its record
 _LOCK = threading.Lock()
+
+
+def _cmake_build():
+    """runtime/native/cmake_build.py (standard library only; shared with setup.py), loaded from its file: the
+    folder holds C++ sources, not a Python package."""
+    import importlib.util
+    import sys
+
+    name = "qualedge_native_cmake_build"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SOURCES / "cmake_build.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
 
 
 def openvino_dirs() -> tuple[Path, Path, str]:
     """(CMake config folder, library folder, version) of the installed ``openvino`` wheel."""
-    import importlib.metadata
-    import importlib.util
-
-    spec = importlib.util.find_spec("openvino")  # located, not imported: importing it costs 0.15 s at every start
-    if spec is None or spec.origin is None:
-        raise BackendUnavailableError("the native runtime needs OpenVINO: pip install openvino (a dependency of qualedge)")
-    root = Path(spec.origin).resolve().parent
-    cmake, libs = root / "cmake", root / "libs"
-    if not (cmake / "OpenVINOConfig.cmake").is_file() or not libs.is_dir():
-        raise BackendUnavailableError(f"the openvino package at {root} has no cmake/OpenVINOConfig.cmake or libs/; reinstall it (pip install --force-reinstall openvino)")
-    return cmake, libs, importlib.metadata.version("openvino")
-
-
-def json_include() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("nlohmann_json")
-    if spec is None or spec.origin is None:
-        raise BackendUnavailableError("the native runtime reads manifests with nlohmann/json: pip install nlohmann-json (a dependency of qualedge)")
-    inc = Path(spec.origin).resolve().parent / "include"
-    if not (inc / "nlohmann" / "json.hpp").is_file():
-        raise BackendUnavailableError(f"{inc}/nlohmann/json.hpp is missing; reinstall nlohmann-json")
-    return inc
-
-
-def _cmake() -> str:
-    exe = shutil.which("cmake")
-    if exe is None:
-        try:
-            import cmake  # the PyPI wheel
-
-            exe = str(Path(cmake.CMAKE_BIN_DIR) / "cmake")
-        except ImportError as exc:
-            raise BackendUnavailableError("building the native runtime needs CMake >= 3.18: install it (apt install cmake, or pip install cmake)") from exc
-    return exe
+    cb = _cmake_build()
+    try:
+        return cb.openvino_dirs()
+    except cb.NativeBuildError as exc:
+        raise BackendUnavailableError(str(exc)) from None
 
 
 def _key(sanitize: bool) -> str:
-    h = hashlib.sha256()
-    for f in sorted([*SOURCES.rglob("*"), HERE / "csrc" / "blend.c", HERE / "include" / "qualedge.h"]):
-        if f.is_file():
-            h.update(str(f.relative_to(HERE)).encode())
-            h.update(f.read_bytes())
-    h.update(f"{openvino_dirs()[2]}|{__version__}|sanitize={sanitize}".encode())
-    return h.hexdigest()[:16]
+    return _cmake_build().source_key(__version__, openvino_dirs()[2], sanitize)
+
+
+def packaged_library() -> Path | None:
+    """The library ``pip install`` built, when its record matches these sources and the installed OpenVINO."""
+    lib, record = PACKAGED / "libqualedge.so", PACKAGED / "libqualedge.json"
+    if not lib.is_file() or not record.is_file():
+        return None
+    try:
+        rec = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    return lib if rec.get("key") == _key(False) else None
 
 
 def build_native(*, sanitize: bool = False, verbose: bool = False) -> Path:
-    """Path of ``libqualedge.so``, built on first use (a minute or two on 2 cores)."""
+    """Path of ``libqualedge.so``: the packaged one, else built on first use (a minute or two on 2 cores)."""
     from qualedge.runtime.capi_build import header_abi
 
     header_abi()
+    if not sanitize and (lib := packaged_library()) is not None:
+        return lib
     folder = paths.cache_dir() / "native" / f"libqualedge-{_key(sanitize)}"
     lib = folder / "libqualedge.so"
     if lib.is_file():
         return lib
+    cb = _cmake_build()
     with _LOCK:
         if lib.is_file():
             return lib
-        cmake_dir, _, _ = openvino_dirs()
         folder.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="qualedge-native-", dir=folder.parent) as tmp:
-            build = Path(tmp) / "build"
-            cfg = [_cmake(), "-S", str(SOURCES), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", f"-DOpenVINO_DIR={cmake_dir}",
-                   f"-DQE_JSON_INCLUDE={json_include()}", f"-DQE_VERSION={__version__}", f"-DQE_SANITIZE={'ON' if sanitize else 'OFF'}"]  # fmt: skip
-            jobs = str(max(1, min(4, os.cpu_count() or 1)))
-            for cmd in (cfg, [_cmake(), "--build", str(build), "-j", jobs]):
-                r = subprocess.run(cmd, capture_output=not verbose, text=True)
-                if r.returncode != 0:
-                    tail = ((r.stdout or "") + (r.stderr or ""))[-3000:]
-                    raise BackendUnavailableError(f"building the native runtime failed ({' '.join(cmd[:2])} ...):\n{tail}")
+            try:
+                built = cb.build(Path(tmp) / "build", version=__version__, sanitize=sanitize, verbose=verbose)
+            except cb.NativeBuildError as exc:
+                raise BackendUnavailableError(str(exc)) from None
             staged = Path(tmp) / "lib"
             staged.mkdir()
-            shutil.copy2(build / "libqualedge.so", staged / "libqualedge.so")
+            shutil.copy2(built, staged / "libqualedge.so")
             shutil.copy2(HERE / "include" / "qualedge.h", staged / "qualedge.h")
             try:
                 staged.rename(folder)

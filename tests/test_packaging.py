@@ -81,9 +81,9 @@ def test_readme_opens_with_exactly_two_commands() -> None:
 
 
 def test_wheel_install_finds_its_assets_and_runs_the_main_job(tmp_path: Path) -> None:
-    """A non-editable install (the wheel, unpacked without dependencies) resolves the shipped weights, the parity
-    gate's example photo and the C header from inside the installed package, not from a checkout, and runs the
-    README's main job from there."""
+    """A non-editable install (the wheel, unpacked without dependencies) carries the native library its build made,
+    resolves the shipped weights, the parity gate's example photo and the C header from inside the installed package,
+    not from a checkout, and runs the README's main job from there on the packaged native library."""
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(REPO)],
                        capture_output=True, text=True, timeout=600)  # fmt: skip
     if r.returncode != 0:
@@ -96,7 +96,8 @@ def test_wheel_install_finds_its_assets_and_runs_the_main_job(tmp_path: Path) ->
     code = ("import qualedge, qualedge.paths as p, qualedge.export.api as a, qualedge.iqa.head as h; "
             "print(qualedge.__file__); print(a.EXAMPLE.is_file(), h.DEFAULT_WEIGHTS.is_file(), p.asset('weights', 'adaqual_default.safetensors').is_file()); "
             "import importlib.resources as r; print(r.files('qualedge.runtime').joinpath('include', 'qualedge.h').is_file())")  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(site), "QUALEDGE_CACHE": str(cache)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.split("\n")
@@ -110,6 +111,10 @@ def test_wheel_install_finds_its_assets_and_runs_the_main_job(tmp_path: Path) ->
     assert job.returncode == 0, job.stderr[-3000:]
     summary = json.loads(job.stdout.strip().splitlines()[-1])
     assert summary["engine"] == "native" and summary["output"] == [4 * x for x in summary["input"]] and (tmp_path / "x4.png").is_file()
-    native_lib = subprocess.run([sys.executable, "-c", "from qualedge.runtime.native_build import SOURCES; print(SOURCES)"],
+    # the library is the one the wheel build made (pip install builds it), not one built on first use
+    native_lib = subprocess.run([sys.executable, "-c", "from qualedge.runtime.native_build import build_native; print(build_native())"],
                                 capture_output=True, text=True, env=env, cwd=tmp_path).stdout.strip()  # fmt: skip
-    assert native_lib.startswith(str(site)), native_lib
+    assert native_lib == str(site / "qualedge" / "runtime" / "native" / "lib" / "libqualedge.so"), native_lib
+    assert not list((cache / "native").glob("libqualedge-*")), "the native library was built on first use, not by the install"
+    dyn = subprocess.run(["readelf", "-d", native_lib], capture_output=True, text=True).stdout
+    assert "libpython" not in dyn and "$ORIGIN/../../../../openvino/libs" in dyn and "pip-build-env" not in dyn, dyn
