@@ -31,20 +31,33 @@ RESTORE_TILE = 256
 ROUTING = {"tile": 64, "overlap": 8, "heavy_fraction": 0.3}
 
 
-def gain_head_weights() -> Path:
-    from qualedge.weights.zoo import ASSETS
+QUALITY_HEAD = paths.asset("weights", "quality_head.safetensors")  # qualedge.iqa.head.DEFAULT_WEIGHTS, without torch
 
-    return ASSETS / "gain_head.safetensors"
+
+def gain_head_weights() -> Path:
+    return paths.asset("weights", "gain_head.safetensors")
+
+
+def _needs_export_extra(what: str) -> None:
+    """Building a bundle exports PyTorch models to ONNX: say which extra that needs when it is not installed."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "onnx", "safetensors") if importlib.util.find_spec(m) is None]
+    if missing:
+        from qualedge.errors import ConfigError
+
+        raise ConfigError(
+            f"building {what} needs {', '.join(missing)} (the export extra): pip install 'qualedge[export]', or pass the folder "
+            "of a bundle exported elsewhere (qualedge export) with --bundle / --restore-bundle"
+        )
 
 
 def default_bundle_path() -> Path:
-    from qualedge.iqa.head import DEFAULT_WEIGHTS
     from qualedge.weights.cache import sha256_file
-    from qualedge.weights.zoo import ASSETS
 
-    compact = ASSETS / "qualedge_compact_x4.safetensors"  # the shipped compact weights: a new file means a new bundle
+    compact = paths.asset("weights", "qualedge_compact_x4.safetensors")  # the shipped compact weights: a new file means a new bundle
     csum = sha256_file(compact) if compact.is_file() else "missing"
-    parts = [COMPACT, csum, HEAVY, sha256_file(DEFAULT_WEIGHTS), sha256_file(gain_head_weights()), json.dumps(ROUTING, sort_keys=True)]
+    parts = [COMPACT, csum, HEAVY, sha256_file(QUALITY_HEAD), sha256_file(gain_head_weights()), json.dumps(ROUTING, sort_keys=True)]
     key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
     return paths.cache_dir() / "bundles" / f"default-{__version__}-{key}"
 
@@ -56,6 +69,7 @@ def _ensure(target: Path, build, what: str, log) -> Path:
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / "manifest.json").is_file():
+            _needs_export_extra(what)
             log(f"building {what} once in {target} ...")
             build(target)
     return target
@@ -63,9 +77,10 @@ def _ensure(target: Path, build, what: str, log) -> Path:
 
 def ensure_default_bundle(*, log=print) -> Path:
     """The default SR bundle's folder, exporting it first if needed (about two minutes, once)."""
-    from qualedge.export.api import ModelSource, export_bundle
 
     def build(target: Path) -> None:
+        from qualedge.export.api import ModelSource, export_bundle
+
         export_bundle(
             target,
             [ModelSource(name="sr", pretrained=COMPACT), ModelSource(name="sr_heavy", pretrained=HEAVY)],
@@ -83,18 +98,17 @@ def ensure_default_bundle(*, log=print) -> Path:
 
 def ensure_default_restore_bundle(*, log=print) -> Path:
     """The default restoration bundle's folder, exported from the embedded AdaQual-Diff weights if needed."""
-    from qualedge.export.restore_export import export_restore_bundle
-
     from qualedge.errors import WeightsNotFoundError
-    from qualedge.iqa.head import DEFAULT_WEIGHTS
     from qualedge.weights.cache import sha256_file
 
     if not RESTORE_WEIGHTS.is_file():
         raise WeightsNotFoundError(f"the embedded restoration weights {RESTORE_WEIGHTS} are missing; reinstall qualedge or pass --restore-bundle FOLDER")
-    key = hashlib.sha256(f"{sha256_file(RESTORE_WEIGHTS)}|{sha256_file(DEFAULT_WEIGHTS)}|{RESTORE_TILE}".encode()).hexdigest()[:10]
+    key = hashlib.sha256(f"{sha256_file(RESTORE_WEIGHTS)}|{sha256_file(QUALITY_HEAD)}|{RESTORE_TILE}".encode()).hexdigest()[:10]
     target = paths.cache_dir() / "bundles" / f"restore-default-{__version__}-{key}"
 
     def build(t: Path) -> None:
+        from qualedge.export.restore_export import export_restore_bundle
+
         export_restore_bundle(t, weights=str(RESTORE_WEIGHTS), tile=RESTORE_TILE, overwrite=True)
 
     return _ensure(target, build, "the default restoration bundle (embedded AdaQual-Diff)", log)

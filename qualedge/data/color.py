@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 # MATLAB rgb2ycbcr for RGB in [0, 1]: Y in [16, 235] / 255
 _Y_MATLAB = np.array([65.481, 128.553, 24.966], dtype=np.float32) / 255.0
@@ -36,6 +40,8 @@ def ycbcr_full_to_rgb(ycc: np.ndarray) -> np.ndarray:
 
 def rgb_to_y_torch(x: torch.Tensor, *, matlab: bool = True) -> torch.Tensor:
     """Luma of an (N, 3, H, W) tensor in [0, 1], differentiable."""
+    import torch
+
     w = torch.as_tensor(_Y_MATLAB if matlab else _Y_FULL, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     y = (x * w).sum(dim=1, keepdim=True)
     return y + 16.0 / 255.0 if matlab else y
