@@ -13,34 +13,20 @@ from typing import Any
 
 from qualedge.runtime.restorer import RestoreOptions
 
-from qualedge.errors import ConfigError
-
 
 def open_restorer(
     bundle: str | Path | None = None, *, restore_bundle: str | Path | None = None, options: RestoreOptions | None = None,
     engine: str = "auto", restore_mode: str = "unrolled", seed: int | None = None, log=None,
 ):  # fmt: skip
     """An object with ``restore(image) -> RestoreResult``: the SR stage on ``bundle``, the restoration stage on
-    ``restore_bundle``, or both chained (restoration first). ``seed`` seeds the restoration noise (default: the
-    bundle's); ``options.seed`` is the SR random policy's."""
-    from qualedge.runtime.native_restorer import open_sr_restorer
+    ``restore_bundle``, or both chained (restoration first), on the native engine where it can run them all
+    (``engine="auto"``; ``"native"`` refuses what it cannot run, ``"python"`` never uses it). ``seed`` seeds the
+    restoration noise (default: the bundle's); ``options.seed`` is the SR random policy's."""
+    from qualedge.runtime.native_restorer import open_stages
 
     opts = options or RestoreOptions()
-    stages: list[Any] = []
-    if restore_bundle is not None:
-        from qualedge.runtime.diffusion_restorer import DiffusionRestorer
-
-        ropts = RestoreOptions(batch=opts.batch, backend=opts.backend, device=opts.device, threads=opts.threads)
-        stages.append(DiffusionRestorer(restore_bundle, ropts, mode=restore_mode, seed=seed))
-    if bundle is not None:
-        stages.append(open_sr_restorer(bundle, opts, engine, log=log))
-    if not stages:
-        raise ConfigError("nothing to run: give an SR bundle, a restoration bundle, or both")
-    if len(stages) == 1:
-        return stages[0]
-    from qualedge.runtime.chain import Chain
-
-    return Chain(*stages)
+    ropts = RestoreOptions(batch=opts.batch, backend=opts.backend, device=opts.device, threads=opts.threads)
+    return open_stages(bundle, restore_bundle, opts, ropts, engine, mode=restore_mode, seed=seed, log=log)
 
 
 def restore(

@@ -8,8 +8,9 @@ graph the prompt module partitions the tile's map into regions and gives each re
 
 Modes: ``unrolled`` (default) runs the graph with the K DDIM steps unrolled (one call per batch of tiles);
 ``loop`` runs the per-step graph K times with the DDIM arithmetic in NumPy between calls (the reference path, and
-the baseline the unrolled graph is timed against). The initial noise of tile (row, col) is drawn from
-``seed`` and the tile's index, so results are reproducible.
+the baseline the unrolled graph is timed against). The initial noise of tile (row, col) is
+``qualedge.noise.tile_noise(seed, row, col)``, which the native runtime draws bit for bit, so results are
+reproducible and the same in both runtimes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from qualedge.runtime.summary import build_summary
 from qualedge.bundle import ModelEntry, load_bundle
 from qualedge.ddim import ddim_update
 from qualedge.errors import BundleError, ConfigError, InferenceError
+from qualedge.noise import tile_noise
 
 MODES = ("unrolled", "loop")
 
@@ -99,6 +101,12 @@ class _GraphRunner:
             )
 
 
+def restoration_info(pol, mode: str, seed: int) -> dict:
+    """The restoration section of a summary (both runtimes): mode, steps, seed, prompt mode, objective."""
+    return {"mode": mode, "steps": pol.steps, "seed": int(seed), "prompt_mode": pol.prompt_mode,
+            "objective": pol.sampler.objective if pol.sampler else "diffusion"}  # fmt: skip
+
+
 class DiffusionStrategy:
     """AdaQual-Diff on the tiles: per tile row the quality head's dense maps, then the restoration graph with those
     maps and the tiles' seeded noise (the prompt module inside the graph does Algorithm 1: regions, prompt complexity
@@ -113,10 +121,7 @@ class DiffusionStrategy:
     def _noise(self, i: int, n_cols: int, shape: tuple[int, ...]) -> np.ndarray:
         if self.noise_scale == 0.0:
             return np.zeros((n_cols, *shape), np.float32)
-        out = np.empty((n_cols, *shape), np.float32)
-        for j in range(n_cols):
-            out[j] = np.clip(np.random.default_rng([self.seed, i, j]).standard_normal(shape, dtype=np.float32), -1, 1)
-        return out
+        return np.stack([tile_noise(self.seed, i, j, shape) for j in range(n_cols)])
 
     def route(
         self, row_crops, nr: int, nc: int, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float]
@@ -232,9 +237,8 @@ class DiffusionRestorer:
 
     def restore(self, image) -> RestoreResult:
         run = self.engine.run(image)
-        pol, e = self.restoration, self.engine
-        restoration = {"mode": self.mode, "steps": self.steps, "seed": self.seed, "prompt_mode": pol.prompt_mode,
-                       "objective": pol.sampler.objective if pol.sampler else "diffusion"}  # fmt: skip
+        e = self.engine
+        restoration = restoration_info(self.restoration, self.mode, self.seed)
         summary = build_summary(
             size=(image.width, image.height), scale=1, grid=run.grid, tile=run.tile, overlap=run.overlap,
             models=[m.name for m in self.models], decisions=None, quality=run.quality, routing=None,
@@ -259,4 +263,4 @@ def image_runner(bundle: str | Path, options: RestoreOptions | None = None):
     return run
 
 
-__all__ = ["DiffusionRestorer", "DiffusionStrategy", "MODES", "image_runner"]
+__all__ = ["DiffusionRestorer", "DiffusionStrategy", "MODES", "image_runner", "restoration_info"]

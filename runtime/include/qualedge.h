@@ -16,7 +16,19 @@
  *   to itself (qualedge build-capi copies them there) or where it was built; no environment variable is needed.
  *   Compiled graphs are cached (OpenVINO's model cache) under $QUALEDGE_CACHE/openvino, else
  *   $XDG_CACHE_HOME/qualedge/openvino, else $HOME/.cache/qualedge/openvino; with none set nothing is cached.
- *   It runs super-resolution bundles with RGB models (restoration bundles and luma models: the Python runtime).
+ *   It runs super-resolution bundles with RGB models, AdaQual-Diff restoration bundles, and chains of the two
+ *   (qe_create_chain); luma models run on the Python runtime.
+ * - Restoration bundles: qe_create() on a restoration bundle (qualedge export-restore) gives a restorer whose output
+ *   has the input's size. Per tile: the quality head's map -> the restoration graph (its prompt module partitions the
+ *   map into regions and picks each region's prompt complexity and pool) with the tile's initial noise drawn from
+ *   qe_options.seed (QE_SEED_DEFAULT: the bundle's) exactly as qualedge.noise.tile_noise draws it, so the same seed
+ *   gives the same output here and in the Python runtime. restore_mode picks the unrolled K-step graph or the
+ *   per-step graph with the DDIM update between calls. policy, threshold and heavy_fraction must keep their defaults.
+ * - Chains: qe_create_chain(restoration bundle, SR bundle) gives one restorer that restores then upscales in one call;
+ *   the restored image stays in memory (a buffer of the input's format, quantised to its bit depth and keeping its
+ *   alpha, as the Python chain does), each stage with its own tile plan (the restoration graph's fixed tile and the
+ *   SR bundle's routing tile differ). qe_scale and qe_output_size report the chain's; qe_restore_ex reports the SR
+ *   stage (seconds_total: the whole chain); qe_restore_chain_ex reports both stages.
  */
 #ifndef QUALEDGE_H
 #define QUALEDGE_H
@@ -56,6 +68,9 @@ typedef enum qe_policy { QE_POLICY_ADAPTIVE = 0, QE_POLICY_COMPACT = 1, QE_POLIC
  * bundle's int8 forms, exported with --precision int8); tiles whose output is not finite are rerun in fp32. */
 typedef enum qe_precision { QE_PRECISION_BUNDLE = 0, QE_PRECISION_FP32 = 1, QE_PRECISION_BF16 = 2, QE_PRECISION_INT8 = 3 } qe_precision;
 
+/* Restoration bundles: the unrolled K-step graph (one call per batch of tiles) or the per-step graph run K times. */
+typedef enum qe_restore_mode { QE_RESTORE_UNROLLED = 0, QE_RESTORE_LOOP = 1 } qe_restore_mode;
+
 typedef struct qe_options {
     uint32_t struct_size; /* sizeof(qe_options) */
     int32_t tile;         /* tile side in input pixels, 0 = automatic */
@@ -69,6 +84,7 @@ typedef struct qe_options {
     float heavy_fraction; /* share of tiles in [0, 1] sent to the heavy model; < 0 = the bundle's routing */
     uint32_t seed;        /* seed of QE_POLICY_RANDOM; qe_options_init sets the bundle's (QE_SEED_DEFAULT) */
     int32_t precision;    /* qe_precision (added with the native library; shorter structs get QE_PRECISION_BUNDLE) */
+    int32_t restore_mode; /* qe_restore_mode for restoration bundles (added with them; shorter structs get UNROLLED) */
 } qe_options;
 
 typedef struct qe_image {
@@ -107,6 +123,12 @@ qe_status qe_output_size(const qe_restorer *restorer, int32_t width, int32_t hei
 qe_status qe_restore(qe_restorer *restorer, const qe_image *input, qe_image *output);
 /* qe_restore that also reports what it did; stats may be NULL. */
 qe_status qe_restore_ex(qe_restorer *restorer, const qe_image *input, qe_image *output, qe_stats *stats);
+/* A chain: restoration (restore_bundle, restore_options; seed = its noise seed) then super-resolution (sr_bundle,
+ * sr_options) in one restorer; NULL options take the defaults. */
+qe_status qe_create_chain(const char *restore_bundle, const qe_options *restore_options, const char *sr_bundle, const qe_options *sr_options,
+                          uint32_t abi_version, qe_restorer **out);
+/* qe_restore_ex on a chain, reporting each stage (either stats may be NULL); QE_ERR_INVALID_ARGUMENT on other restorers. */
+qe_status qe_restore_chain_ex(qe_restorer *chain, const qe_image *input, qe_image *output, qe_stats *restoration_stats, qe_stats *sr_stats);
 void qe_destroy(qe_restorer *restorer);
 
 #ifdef __cplusplus

@@ -34,8 +34,9 @@ static int32_t weird(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) return 2;
+    if (argc != 4 && argc != 5) return 2;
     const char *bundle = argv[1];
+    const char *rbundle = argc == 5 ? argv[4] : NULL; /* a restoration bundle: also fuzz the chain entry points */
     long iters = atol(argv[2]);
     state = (uint64_t)atoll(argv[3]) * 2654435761ULL + 1;
     qe_options o;
@@ -47,12 +48,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "FAIL: create %s\n", qe_last_error());
         return 1;
     }
+    qe_restorer *chain = NULL;
+    if (rbundle && qe_create_chain(rbundle, NULL, bundle, &o, QE_ABI_VERSION, &chain) != QE_OK) {
+        fprintf(stderr, "FAIL: create chain %s\n", qe_last_error());
+        return 1;
+    }
     unsigned char *pool = malloc(1 << 20);
     unsigned char *outpool = malloc(1 << 22);
     memset(pool, 0x5a, 1 << 20);
     long ok = 0, failed = 0;
     for (long i = 0; i < iters; i++) {
-        int which = pick(6);
+        int which = pick(rbundle ? 8 : 6);
         if (which == 0) {  /* qe_create with random options and paths */
             qe_options b;
             qe_options_init(&b);
@@ -73,6 +79,30 @@ int main(int argc, char **argv) {
             int32_t sc;
             s = qe_scale(pick(6) ? r : NULL, pick(6) ? &sc : NULL);
             CHECK_STATUS(s, "qe_scale");
+        } else if (which == 6) { /* qe_create_chain with random paths, options and NULLs */
+            qe_options b;
+            qe_options_init(&b);
+            b.struct_size = pick(3) ? b.struct_size : (uint32_t)pick(64);
+            b.seed = (uint32_t)rnd(), b.restore_mode = pick(2) ? pick(2) : weird(), b.precision = pick(2) ? 0 : weird();
+            b.policy = pick(3) ? 0 : weird(), b.tile = pick(3) ? 0 : weird();
+            const char *paths[] = {rbundle, bundle, NULL, "", "/nonexistent"};
+            qe_restorer *t = NULL;
+            s = qe_create_chain(paths[pick(5)], pick(3) ? &b : NULL, paths[pick(5)], pick(3) ? &o : NULL, pick(8) ? QE_ABI_VERSION : (uint32_t)rnd(),
+                                pick(8) ? &t : NULL);
+            CHECK_STATUS(s, "qe_create_chain");
+            if (s == QE_OK) qe_destroy(t);
+        } else if (which == 7) { /* qe_restore_chain_ex on the chain or on a restorer that is none */
+            int w = 1 + pick(12), h = 1 + pick(12);
+            qe_image a = {sizeof(qe_image), w, h, 1, (int64_t)w * 3, pool};
+            qe_image b = {sizeof(qe_image), w * 4, h * 4, 1, (int64_t)w * 12, outpool};
+            if (pick(3) == 0) b.width = weird();
+            if (pick(5) == 0) a.data = NULL;
+            qe_stats s1, s2;
+            memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+            s1.struct_size = pick(5) ? sizeof s1 : (uint32_t)pick(100), s2.struct_size = sizeof s2;
+            s = qe_restore_chain_ex(pick(4) ? chain : (pick(2) ? r : NULL), pick(10) ? &a : NULL, pick(10) ? &b : NULL, pick(2) ? &s1 : NULL,
+                                    pick(2) ? &s2 : NULL);
+            CHECK_STATUS(s, "qe_restore_chain_ex");
         } else {  /* qe_restore(_ex) with random images: mostly invalid, sometimes a small valid one */
             int w = 1 + pick(12), h = 1 + pick(12), fmt = 1 + pick(4);
             int ch = (fmt == 2 || fmt == 4) ? 4 : 3, bpp = ch * ((fmt >= 3) ? 2 : 1);
@@ -101,6 +131,7 @@ int main(int argc, char **argv) {
         else failed++;
     }
     qe_destroy(r);
+    qe_destroy(chain);
     qe_destroy(NULL);
     free(pool);
     free(outpool);

@@ -29,11 +29,11 @@ def capi(tmp_path_factory) -> Path:
     assert any(p.name.startswith("libopenvino.so") for p in out.iterdir())  # the engine's libraries travel with it
     linked = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout
     assert "libpython" not in linked, linked  # no Python inside
-    exe = out / "capi_main"
-    subprocess.run(
-        ["cc", "-O2", f"-I{out}", str(HERE / "capi_main.c"), f"-L{out}", "-lqualedge", f"-Wl,-rpath,{out}", "-lpthread", "-o", str(exe)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    for name in ("capi_main", "capi_chain"):
+        subprocess.run(
+            ["cc", "-O2", f"-I{out}", str(HERE / f"{name}.c"), f"-L{out}", "-lqualedge", f"-Wl,-rpath,{out}", "-lpthread", "-lm", "-o", str(out / name)],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
     return out
 
 
@@ -117,9 +117,10 @@ def test_one_abi_version() -> None:
     assert header_abi() == wrapper_abi == ABI_VERSION
 
 
-def test_c_abi_under_address_and_undefined_behaviour_sanitizers(bundle: Path, example_path: Path, tmp_path: Path) -> None:
-    """The C test program and a fuzz run (2000 calls with random sizes, strides, formats, struct sizes and NULLs at
-    every entry point) against the sanitizer build: no sanitizer report, every call returns a status."""
+def test_c_abi_under_address_and_undefined_behaviour_sanitizers(bundle: Path, rbundle: Path, example_path: Path, tmp_path: Path) -> None:
+    """The C test programs and a fuzz run (2000 calls with random sizes, strides, formats, struct sizes and NULLs at
+    every entry point, the chain's included) against the sanitizer build: no sanitizer report, every call returns a
+    status."""
     import os
 
     if shutil.which("cc") is None:
@@ -130,8 +131,8 @@ def test_c_abi_under_address_and_undefined_behaviour_sanitizers(bundle: Path, ex
     copy_capi(out, sanitize=True)
     flags = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", f"-I{out}"]
     link = [str(HERE / "sanitizer_dlopen.c"), f"-L{out}", "-lqualedge", f"-Wl,-rpath,{out}", "-ldl", "-lpthread"]
-    for name in ("capi_main", "capi_fuzz"):
-        r = subprocess.run(["cc", *flags, str(HERE / f"{name}.c"), *link, "-o", str(out / name)], capture_output=True, text=True)
+    for name in ("capi_main", "capi_fuzz", "capi_chain"):
+        r = subprocess.run(["cc", *flags, str(HERE / f"{name}.c"), *link, "-lm", "-o", str(out / name)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     env = {"HOME": os.environ.get("HOME", "/"), "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=24"}  # fmt: skip
@@ -142,6 +143,36 @@ def test_c_abi_under_address_and_undefined_behaviour_sanitizers(bundle: Path, ex
     r = subprocess.run([str(out / "capi_main"), str(bundle), str(raw_in), str(w), str(h), str(c), str(tmp_path / "out.raw")],
                        capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
     assert r.returncode == 0 and "8 threads identical" in r.stdout, r.stdout + r.stderr[-3000:]
-    r = subprocess.run([str(out / "capi_fuzz"), str(bundle), "2000", "7"], capture_output=True, text=True, env=env, timeout=1200)
+    r = subprocess.run([str(out / "capi_chain"), str(rbundle), str(bundle), str(raw_in), str(w), str(h), str(c), "3", str(tmp_path / "r.raw"),
+                        str(tmp_path / "c.raw")], capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
+    assert r.returncode == 0 and "capi chain ok" in r.stdout, r.stdout + r.stderr[-3000:]
+    r = subprocess.run([str(out / "capi_fuzz"), str(bundle), "2000", "7", str(rbundle)], capture_output=True, text=True, env=env, timeout=1200)
     assert r.returncode == 0 and "fuzz ok: 2000 calls" in r.stdout, r.stdout + r.stderr[-3000:]
     assert "runtime error" not in r.stderr and "AddressSanitizer" not in r.stderr, r.stderr[-3000:]
+
+
+def test_c_program_restores_a_degraded_photo_and_chains_it_with_x4(capi: Path, rbundle: Path, bundle: Path, example_path: Path, tmp_path: Path) -> None:
+    """A restoration bundle through the C ABI in an empty environment: the degraded photo restored (same seed, same
+    bytes) and chained with x4 in one call, both matching the Python runtime (>= 45 dB)."""
+    from qualedge.runtime.chain import Chain
+    from qualedge.runtime.diffusion_restorer import DiffusionRestorer
+
+    from qualedge.data.degradations.composite import composite
+    from qualedge.io import Image
+
+    img = read_image(example_path)
+    deg = Image(rgb=composite(img.rgb, "low_haze_rain", np.random.default_rng(11)))
+    u8 = (np.clip(deg.rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    deg = Image(rgb=u8.astype(np.float32) / 255.0)
+    raw_in, raw_rest, raw_chain = tmp_path / "in.raw", tmp_path / "restored.raw", tmp_path / "chain.raw"
+    u8.tofile(raw_in)
+    h, w, c = u8.shape
+    cmd = ["env", "-i", str(capi / "capi_chain"), str(rbundle), str(bundle), str(raw_in), str(w), str(h), str(c), "7", str(raw_rest), str(raw_chain)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    restored = np.fromfile(raw_rest, np.uint8).reshape(h, w, c)
+    ref = DiffusionRestorer(rbundle, RestoreOptions(), seed=7).restore(deg).pixels
+    assert psnr(restored, ref) >= 45.0, psnr(restored, ref)
+    chained = np.fromfile(raw_chain, np.uint8).reshape(h * 4, w * 4, c)
+    ref_chain = Chain(DiffusionRestorer(rbundle, RestoreOptions(), seed=7), Restorer(bundle, RestoreOptions(tile=64))).restore(deg).pixels
+    assert psnr(chained, ref_chain) >= 45.0, psnr(chained, ref_chain)

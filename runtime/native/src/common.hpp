@@ -43,10 +43,23 @@ struct SRPolicy {
     std::string precision = "fp32";
 };
 
+// The restoration bundle policy (qualedge.bundle.RestorationPolicy).
+struct RestorationPolicy {
+    std::string quality_model, restore, restore_step;  // the quality head, the unrolled graph, the per-step graph
+    int steps = 0;
+    std::vector<std::vector<double>> coefficients;  // per step: t, sqrt(ab_t), sqrt(1 - ab_t), sqrt(ab_prev), sqrt(1 - ab_prev)
+    int tile = 0, overlap = 16;
+    uint32_t seed = 0;
+    double noise_scale = 1.0;  // 0: a regression model run from a zero residual
+    std::string precision = "fp32", prompt_mode, objective = "diffusion";
+};
+
 struct Bundle {
     std::string folder;
+    std::string kind = "sr";  // "sr" or "restoration"
     std::vector<ModelInfo> models;
     SRPolicy policy;
+    RestorationPolicy restoration;
     const ModelInfo &model(const std::string &name) const;
 };
 

@@ -29,7 +29,7 @@ static std::string model_cache_dir() {
     return "";
 }
 
-Engine::Engine(const std::string &onnx_path, const std::string &name, const std::string &precision, int threads)
+Engine::Engine(const std::string &onnx_path, const std::string &name, const std::string &precision, int threads, int inputs)
     : impl_(std::make_unique<EngineImpl>()), name_(name), precision_(precision) {
     if (precision != "fp32" && precision != "bf16" && precision != "int8")
         throw Error(QE_ERR_INVALID_ARGUMENT, "precision '" + precision + "': the native runtime runs fp32, bf16 or int8 (OpenVINO CPU)");
@@ -41,9 +41,10 @@ Engine::Engine(const std::string &onnx_path, const std::string &name, const std:
         // from the path, so that a cached graph is not even parsed; a graph exported with static shapes is made
         // dynamic in batch and size first (tiles vary with the image)
         ov::CompiledModel cm = core().compile_model(onnx_path, "CPU", c);
-        if (cm.inputs().size() != 1)
-            throw Error(QE_ERR_BUNDLE, "model " + name + " (" + onnx_path + ") has " + std::to_string(cm.inputs().size()) +
-                                           " inputs; the native SR runtime runs one-input image models");
+        if ((int)cm.inputs().size() != inputs)
+            throw Error(QE_ERR_BUNDLE, "model " + name + " (" + onnx_path + ") has " + std::to_string(cm.inputs().size()) + " inputs, expected " +
+                                           std::to_string(inputs) + "; re-export the bundle");
+        if (inputs != 1) return cm;
         ov::PartialShape ps = cm.input().get_partial_shape();
         if (ps.rank().is_static() && ps.rank().get_length() == 4 && ps.is_static()) {
             std::shared_ptr<ov::Model> model = core().read_model(onnx_path);
@@ -77,10 +78,14 @@ Engine::Engine(const std::string &onnx_path, const std::string &name, const std:
 Engine::~Engine() = default;
 
 std::vector<float> Engine::run(const float *x, int n, int c, int h, int w, std::vector<size_t> &out_shape) const {
+    return run({Input{x, {(size_t)n, (size_t)c, (size_t)h, (size_t)w}}}, out_shape);
+}
+
+std::vector<float> Engine::run(const std::vector<Input> &inputs, std::vector<size_t> &out_shape) const {
     try {
         ov::InferRequest req = impl_->compiled.create_infer_request();
-        ov::Tensor in(ov::element::f32, ov::Shape{(size_t)n, (size_t)c, (size_t)h, (size_t)w}, const_cast<float *>(x));
-        req.set_input_tensor(in);
+        for (size_t k = 0; k < inputs.size(); k++)
+            req.set_input_tensor(k, ov::Tensor(ov::element::f32, ov::Shape(inputs[k].shape), const_cast<float *>(inputs[k].data)));
         req.infer();
         ov::Tensor out = req.get_output_tensor();
         out_shape = out.get_shape();

@@ -86,9 +86,10 @@ Bundle load_bundle(const std::string &folder_in, uint32_t abi_version) {
     b.folder = folder_in;
     const json &pol = need(j, "policy", "", mpath);
     if (!pol.is_object()) bad(mpath, "policy", "must be an object");
-    if (pol.contains("kind") && pol["kind"] == "restoration")
-        throw Error(QE_ERR_UNSUPPORTED, folder_in + " is a restoration bundle; this native library runs super-resolution bundles. "
-                                        "Run restoration bundles with the Python runtime (qualedge restore --restore-bundle ... --engine python).");
+    if (pol.contains("kind")) {
+        b.kind = get<std::string>(pol, "kind", "policy.", mpath);
+        if (b.kind != "sr" && b.kind != "restoration") bad(mpath, "policy.kind", "= '" + b.kind + "' is neither 'sr' nor 'restoration'");
+    }
     const json &models = need(j, "models", "", mpath);
     if (!models.is_array() || models.empty()) bad(mpath, "models", "must be a non-empty list");
     for (size_t i = 0; i < models.size(); i++) {
@@ -125,6 +126,29 @@ Bundle load_bundle(const std::string &folder_in, uint32_t abi_version) {
             if (fmt == "onnx" && prec == "int8") mi.onnx_int8 = inside(folder, path, wf + "path", mpath);
         }
         b.models.push_back(std::move(mi));
+    }
+    if (b.kind == "restoration") {
+        RestorationPolicy &r = b.restoration;
+        const std::string w = "policy.";
+        r.quality_model = get<std::string>(pol, "quality_model", w, mpath);
+        r.restore = get<std::string>(pol, "restore", w, mpath);
+        r.restore_step = get<std::string>(pol, "restore_step", w, mpath);
+        r.steps = get<int>(pol, "steps", w, mpath);
+        r.coefficients = get<std::vector<std::vector<double>>>(pol, "coefficients", w, mpath);
+        if (r.steps < 1 || (int)r.coefficients.size() != r.steps) bad(mpath, "policy.coefficients", "must hold one row per step (steps = " + std::to_string(r.steps) + ")");
+        for (const auto &c : r.coefficients)
+            if (c.size() != 5) bad(mpath, "policy.coefficients", "rows must be [t, sqrt(ab_t), sqrt(1 - ab_t), sqrt(ab_prev), sqrt(1 - ab_prev)]");
+        r.tile = get<int>(pol, "tile", w, mpath);
+        r.overlap = get<int>(pol, "overlap", w, mpath);
+        if (r.tile < 16 || r.tile % 16 || r.overlap < 0) bad(mpath, "policy.tile", "must be a positive multiple of 16 with overlap >= 0");
+        if (pol.contains("seed")) r.seed = get<uint32_t>(pol, "seed", w, mpath);
+        if (pol.contains("noise_scale")) r.noise_scale = get<double>(pol, "noise_scale", w, mpath);
+        if (pol.contains("precision")) r.precision = get<std::string>(pol, "precision", w, mpath);
+        r.prompt_mode = opt_string(pol, "prompt_mode", w, mpath);
+        if (pol.contains("sampler") && pol["sampler"].is_object() && pol["sampler"].contains("objective"))
+            r.objective = get<std::string>(pol["sampler"], "objective", "policy.sampler.", mpath);
+        for (const std::string *ref : {&r.quality_model, &r.restore, &r.restore_step}) b.model(*ref);
+        return b;
     }
     SRPolicy &p = b.policy;
     p.quality_model = opt_string(pol, "quality_model", "policy.", mpath);
