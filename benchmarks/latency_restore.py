@@ -118,8 +118,10 @@ def markdown_lines(res: dict[str, Any]) -> list[str]:
         if f"native_vs_python_{mode}" in r:
             notes.append(f"restoration, {mode}: native is {r[f'native_vs_python_{mode}']:.2f}x the Python runtime's speed")
     if "native_faster_mode" in r:
+        from qualedge.runtime.diffusion_restorer import DEFAULT_MODE
+
         notes.append(f"the native unrolled graph is {r['native_unrolled_vs_loop']:.2f}x the speed of the native step loop (faster here: "
-                     f"{r['native_faster_mode']}; the default is unrolled)")  # fmt: skip
+                     f"{r['native_faster_mode']}; the default is {DEFAULT_MODE})")  # fmt: skip
     if "native_vs_python_unrolled" in ch:
         notes.append(f"chain (restoration + x4 on {ch.get('sr_bundle')}): native is {ch['native_vs_python_unrolled']:.2f}x the Python runtime's speed")
     if notes:

@@ -16,12 +16,13 @@ from qualedge.runtime.restorer import RestoreOptions
 
 def open_restorer(
     bundle: str | Path | None = None, *, restore_bundle: str | Path | None = None, options: RestoreOptions | None = None,
-    engine: str = "auto", restore_mode: str = "unrolled", seed: int | None = None, log=None, restore_options: RestoreOptions | None = None,
+    engine: str = "auto", restore_mode: str = "loop", seed: int | None = None, log=None, restore_options: RestoreOptions | None = None,
 ):  # fmt: skip
     """An object with ``restore(image) -> RestoreResult``: the SR stage on ``bundle``, the restoration stage on
     ``restore_bundle``, or both chained (restoration first), on the native engine where it can run them all
     (``engine="auto"``; ``"native"`` refuses what it cannot run, ``"python"`` never uses it). ``seed`` seeds the
-    restoration noise (default: the bundle's); ``options.seed`` is the SR random policy's. ``restore_options``: the
+    restoration noise (default: the bundle's); ``options.seed`` is the SR random policy's. ``restore_mode``: "loop" (the default, the
+    faster by measurement, benchmarks/results/latency_cpu.md) or "unrolled". ``restore_options``: the
     restoration stage's (default: ``options``' batch, backend, device and threads)."""
     from qualedge.runtime.native_restorer import open_stages
 
@@ -32,7 +33,7 @@ def open_restorer(
 
 def restore(
     input: str | Path, output: str | Path, *, bundle: str | Path | None = None, restore_bundle: str | Path | None = None,
-    options: RestoreOptions | None = None, engine: str = "auto", restore_mode: str = "unrolled", seed: int | None = None,
+    options: RestoreOptions | None = None, engine: str = "auto", restore_mode: str = "loop", seed: int | None = None,
     log=None, **batch: Any,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Restore one image file or every image of a folder into ``output``; returns one summary per file (a failed

@@ -51,7 +51,7 @@ class CRestorer:
     def __init__(
         self, library: str | Path, bundle: str | Path, *, tile: int = 0, policy: int = 0, batch: int = 4, threads: int = 0,
         heavy_fraction: float | None = None, threshold: float | None = None, seed: int | None = None, overlap: int | None = None,
-        precision: str | None = None, restore_mode: str = "unrolled", restore_bundle: str | Path | None = None,
+        precision: str | None = None, restore_mode: str = "loop", restore_bundle: str | Path | None = None,
         restore_options: dict | None = None,
     ) -> None:  # fmt: skip
         self.lib = lib = ctypes.CDLL(str(library))  # CDLL releases the GIL during calls: threads restore concurrently
@@ -83,7 +83,7 @@ class CRestorer:
 
     def _options(self, *, tile: int = 0, policy: int = 0, batch: int = 4, threads: int = 0, heavy_fraction: float | None = None,
                  threshold: float | None = None, seed: int | None = None, overlap: int | None = None, precision: str | None = None,
-                 restore_mode: str = "unrolled") -> QeOptions:  # fmt: skip
+                 restore_mode: str = "loop") -> QeOptions:  # fmt: skip
         opts = QeOptions()
         self._check(self.lib.qe_options_init(ctypes.byref(opts)))
         opts.tile, opts.policy, opts.batch, opts.threads = tile, policy, batch, threads

@@ -71,7 +71,7 @@ def _pixels(image: Image) -> np.ndarray:
 class _Stage:
     """What the summary of one native stage needs: the bundle's routing or restoration settings."""
 
-    def __init__(self, folder: Path, manifest: Manifest, o: RestoreOptions, *, mode: str = "unrolled", seed: int | None = None) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, o: RestoreOptions, *, mode: str = "loop", seed: int | None = None) -> None:
         self.folder, self.manifest, self.options = folder, manifest, o
         if manifest.kind == "restoration":
             pol = manifest.restoration_policy()
@@ -114,7 +114,7 @@ class NativeRestorer:
     """Load an SR or a restoration bundle into the native library once, then ``restore(image)`` many times
     (thread-safe). ``mode`` and ``seed``: a restoration bundle's graph (unrolled or loop) and noise seed."""
 
-    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None, *, manifest: Manifest | None = None, mode: str = "unrolled",
+    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None, *, manifest: Manifest | None = None, mode: str = "loop",
                  seed: int | None = None) -> None:  # fmt: skip
         from qualedge.runtime.capi_wrapper import CRestorer
         from qualedge.runtime.native_build import build_native
@@ -147,7 +147,7 @@ class NativeChain:
     library's memory; the summary has the SR stage's fields with the restoration stage's under ``"restoration"``."""
 
     def __init__(self, restore_bundle: str | Path, bundle: str | Path, options: RestoreOptions, restore_options: RestoreOptions, *,
-                 mode: str = "unrolled", seed: int | None = None) -> None:  # fmt: skip
+                 mode: str = "loop", seed: int | None = None) -> None:  # fmt: skip
         from qualedge.runtime.capi_wrapper import CRestorer
         from qualedge.runtime.native_build import build_native
 
@@ -182,7 +182,7 @@ class NativeChain:
 
 
 def open_stages(bundle: str | Path | None, restore_bundle: str | Path | None, opts: RestoreOptions, restore_opts: RestoreOptions,
-                engine: str = "auto", *, mode: str = "unrolled", seed: int | None = None, log=None):  # fmt: skip
+                engine: str = "auto", *, mode: str = "loop", seed: int | None = None, log=None):  # fmt: skip
     """The restorer for SR on ``bundle``, restoration on ``restore_bundle``, or both chained, on ``engine``: native
     where it can run everything (auto), else the Python runtime; ``native`` refuses what it cannot run, with the
     reason."""

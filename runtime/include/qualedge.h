@@ -68,7 +68,8 @@ typedef enum qe_policy { QE_POLICY_ADAPTIVE = 0, QE_POLICY_COMPACT = 1, QE_POLIC
  * bundle's int8 forms, exported with --precision int8); tiles whose output is not finite are rerun in fp32. */
 typedef enum qe_precision { QE_PRECISION_BUNDLE = 0, QE_PRECISION_FP32 = 1, QE_PRECISION_BF16 = 2, QE_PRECISION_INT8 = 3 } qe_precision;
 
-/* Restoration bundles: the unrolled K-step graph (one call per batch of tiles) or the per-step graph run K times. */
+/* Restoration bundles: the unrolled K-step graph (one call per batch of tiles) or the per-step graph run K times with
+ * the DDIM update between calls (qe_options_init's default: 1.12x the unrolled graph's speed on a 2-core Zen 4 CPU). */
 typedef enum qe_restore_mode { QE_RESTORE_UNROLLED = 0, QE_RESTORE_LOOP = 1 } qe_restore_mode;
 
 typedef struct qe_options {
@@ -84,7 +85,7 @@ typedef struct qe_options {
     float heavy_fraction; /* share of tiles in [0, 1] sent to the heavy model; < 0 = the bundle's routing */
     uint32_t seed;        /* seed of QE_POLICY_RANDOM; qe_options_init sets the bundle's (QE_SEED_DEFAULT) */
     int32_t precision;    /* qe_precision (added with the native library; shorter structs get QE_PRECISION_BUNDLE) */
-    int32_t restore_mode; /* qe_restore_mode for restoration bundles (added with them; shorter structs get UNROLLED) */
+    int32_t restore_mode; /* qe_restore_mode for restoration bundles (added with them; shorter structs get LOOP) */
 } qe_options;
 
 typedef struct qe_image {

@@ -31,5 +31,5 @@ def test_export_iqa_verb(tmp_path: Path, capsys) -> None:
     out = tmp_path / "qhead.onnx"
     assert main(["export-iqa", "qhead", "-o", str(out), "--size", "64"]) == 0
     assert out.is_file() and "parity worst" in capsys.readouterr().out
-    report = json.loads(out.with_suffix(".json").read_text())
+    report = json.loads(Path(str(out) + ".json").read_text())  # <path>.json next to the graph
     assert report["metric"] == "qhead"

@@ -59,7 +59,7 @@ QE_API qe_status qe_options_init(qe_options *o) {
     o->heavy_fraction = -1.f;
     o->seed = QE_SEED_DEFAULT;
     o->precision = QE_PRECISION_BUNDLE;
-    o->restore_mode = QE_RESTORE_UNROLLED;
+    o->restore_mode = QE_RESTORE_LOOP;  // the faster here by measurement (benchmarks/results/latency_cpu.md)
     return QE_OK;
 }
 

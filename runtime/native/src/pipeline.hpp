@@ -13,7 +13,7 @@ struct Options {
     float threshold = -1.f, heavy_fraction = -1.f;
     uint32_t seed = QE_SEED_DEFAULT;
     int precision = QE_PRECISION_BUNDLE;
-    int restore_mode = QE_RESTORE_UNROLLED;
+    int restore_mode = QE_RESTORE_LOOP;
 };
 
 class Pipeline {
