@@ -41,15 +41,7 @@ def restore(
     decision_map, ext, progress, quality, fail_fast, max_pixels, metadata, dpi, colour)."""
     from qualedge.runtime.batch import restore_many
 
-    restorer = open_restorer(
-        bundle,
-        restore_bundle=restore_bundle,
-        options=options,
-        engine=engine,
-        restore_mode=restore_mode,
-        seed=seed,
-        log=log,
-    )
+    restorer = open_restorer(bundle, restore_bundle=restore_bundle, options=options, engine=engine, restore_mode=restore_mode, seed=seed, log=log)
     return restore_many(restorer, Path(input), Path(output), **batch)
 
 

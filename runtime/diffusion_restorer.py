@@ -130,15 +130,7 @@ class DiffusionStrategy:
     ) -> None:
         return None  # no routing: the quality maps are computed per row, next to the prompts they steer
 
-    def infer_row(
-        self,
-        i: int,
-        crops: np.ndarray,
-        quality: np.ndarray,
-        decisions: np.ndarray,
-        times: dict[str, float],
-        outs: np.ndarray,
-    ) -> int:
+    def infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:  # fmt: skip
         nc = crops.shape[0]
         t0 = time.perf_counter()
         qmaps = np.concatenate([self.qhead.run(crops[b : b + self.batch]) for b in range(0, nc, self.batch)])

@@ -220,15 +220,7 @@ class SRStrategy:
         decisions[...] = heavy.astype(np.int8)
         times["router"] += time.perf_counter() - t0
 
-    def infer_row(
-        self,
-        i: int,
-        crops: np.ndarray,
-        quality: np.ndarray,
-        decisions: np.ndarray,
-        times: dict[str, float],
-        outs: np.ndarray,
-    ) -> int:
+    def infer_row(self, i: int, crops: np.ndarray, quality: np.ndarray, decisions: np.ndarray, times: dict[str, float], outs: np.ndarray) -> int:  # fmt: skip
         fallbacks = 0
         t0 = time.perf_counter()
         for mi, backend in enumerate(self.backends):

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capi_test.h"
 #include "qualedge.h"
-
-#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "FAIL: " __VA_ARGS__); fprintf(stderr, "\n"); exit(1); } } while (0)
 
 typedef struct {
     qe_restorer *r;
@@ -18,17 +17,6 @@ typedef struct {
     size_t out_size;
     qe_status status;
 } job;
-
-static qe_image make_image(void *data, int w, int h, int c) {
-    qe_image im;
-    im.struct_size = sizeof im;
-    im.width = w;
-    im.height = h;
-    im.format = c == 4 ? QE_PIXEL_RGBA8 : QE_PIXEL_RGB8;
-    im.stride_bytes = (int64_t)w * c;
-    im.data = data;
-    return im;
-}
 
 static void *worker(void *arg) {
     job *j = (job *)arg;
