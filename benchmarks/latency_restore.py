@@ -1,7 +1,7 @@
 """Restoration and chain rows of ``qualedge bench latency``: the embedded AdaQual-Diff default bundle on a degraded
 real photo, on the Python runtime (ONNX Runtime) and the native engine (libqualedge over OpenVINO), unrolled graph
-and per-step loop (and native bf16 where the CPU has bf16 instructions and the bundle passes its parity probe); then
-restoration + x4 chains (the default SR bundle) on both runtimes. Seconds per megapixel of input and peak RSS, each run
+and per-step loop (native bf16 where the CPU has bf16 instructions and the bundle passes its parity probe; int8 forms
+exported from the default weights when the export's gate accepts them); then restoration + x4 chains (the default SR bundle) on both runtimes. Seconds per megapixel of input and peak RSS, each run
 in its own process, medians after a warm-up run; native outputs compared with the Python runtime's (PSNR).
 """
 
@@ -44,6 +44,25 @@ def _psnr(a: Path, b: Path) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
+def _int8_bundle(work: Path) -> tuple[Path | None, dict]:
+    """The default restoration weights exported with int8 forms (calibrated on the latency bench's calibration photos,
+    gated at the export defaults); (None, why) when the gate refuses them or the export fails."""
+    from qualedge.benchmarks.latency import calibration_folder
+    from qualedge.export.defaults import RESTORE_TILE, RESTORE_WEIGHTS
+    from qualedge.export.restore_export import export_restore_bundle
+
+    from qualedge.errors import QualedgeError
+
+    out = work / "restore-int8"
+    try:
+        man = export_restore_bundle(out, weights=str(RESTORE_WEIGHTS), tile=RESTORE_TILE, precisions=("fp32", "int8"), calibration=calibration_folder(),
+                                    overwrite=True)  # fmt: skip
+    except QualedgeError as exc:
+        return None, {"error": str(exc).splitlines()[0][:300]}
+    gate = {m: man.model(m).form("onnx", "int8").parity for m in ("restore", "restore_step")}
+    return out, {m: {"worst_psnr_db": g["worst_psnr_db"], "piqe_change": g.get("piqe_change"), "tolerance": g["tolerance"]} for m, g in gate.items()}
+
+
 def restoration_rows(work: Path, *, repeats: int, threads: int, bf16: bool, run: Callable, summarise: Callable) -> dict[str, Any]:
     from qualedge.export.defaults import ensure_default_bundle, ensure_default_restore_bundle
 
@@ -60,10 +79,18 @@ def restoration_rows(work: Path, *, repeats: int, threads: int, bf16: bool, run:
                 cfgs[f"{engine} {mode} fp32"] = [engine, mode, "fp32"]
         if bf16 and part == "restoration":
             cfgs["native unrolled bf16"] = ["native", "unrolled", "bf16"]
+            cfgs["native loop bf16"] = ["native", "loop", "bf16"]
+        if part == "restoration":
+            rb8, int8_gate = _int8_bundle(work)
+            out["restoration_int8_gate"] = int8_gate
+            if rb8 is not None:
+                cfgs["python loop int8"] = ["python", "loop", "int8"]
+                cfgs["native loop int8"] = ["native", "loop", "int8"]
         runs: dict[str, list[dict]] = {k: [] for k in cfgs}
         for rep in range(repeats + 1):  # the first round is a warm-up
             for k, (engine, mode, prec) in cfgs.items():
-                argv = ["--mode", "restore", "--restore-bundle", str(rb), "--backend", engine, "--restore-mode", mode, "--precision", prec,
+                bundle_r = rb8 if prec == "int8" else rb
+                argv = ["--mode", "restore", "--restore-bundle", str(bundle_r), "--backend", engine, "--restore-mode", mode, "--precision", prec,
                         "--policy", "adaptive", "--output", str(work / f"{part}-{k.replace(' ', '-')}.png"), *(["--bundle", str(sr)] if sr else [])]  # fmt: skip
                 r = run({"argv": argv, "threads": threads}, ["--input", str(inp), "--threads", str(threads)])
                 if rep > 0 or "error" in r:
@@ -75,7 +102,7 @@ def restoration_rows(work: Path, *, repeats: int, threads: int, bf16: bool, run:
                 c["seconds_per_mp"] = c["seconds_median"] / (w * h / 1e6)
                 c["engine_used"] = rs[0].get("engine")
                 ref = work / f"{part}-python-{k.split(' ')[1]}-fp32.png"
-                if not k.startswith("python") and ref.is_file():
+                if k != f"python {k.split(' ')[1]} fp32" and ref.is_file():  # against the Python runtime in fp32
                     c["psnr_vs_python_db"] = _psnr(work / f"{part}-{k.replace(' ', '-')}.png", ref)
             configs[k] = c
         entry: dict[str, Any] = {"input_size": [w, h], "degradation": KIND, "bundle": Path(rb).name, "configs": configs}
@@ -97,8 +124,9 @@ def markdown_lines(res: dict[str, Any]) -> list[str]:
     """The restoration and chain section of latency_cpu.md."""
     if "restoration" not in res:
         return []
+    gate = res.get("restoration_int8_gate", {})
     lines = ["", "## Restoration and chains (AdaQual-Diff default bundle)", "",
-             "| rows | input | configuration | end to end s (min-max) | s per MP | peak RSS MB | output vs Python runtime |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| rows | input | configuration | end to end s (min-max) | s per MP | peak RSS MB | output vs Python runtime fp32 |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for part in ("restoration", "chain"):
         e = res.get(part)
         if not e:
@@ -108,7 +136,7 @@ def markdown_lines(res: dict[str, Any]) -> list[str]:
             if "error" in c:
                 lines.append(f"| {part} | {size} | {k} | unavailable: {c['error'][:80]} | | | |")
                 continue
-            q = f"{c['psnr_vs_python_db']:.1f} dB" if "psnr_vs_python_db" in c else ("reference" if k.startswith("python") else "")
+            q = f"{c['psnr_vs_python_db']:.1f} dB" if "psnr_vs_python_db" in c else ("reference" if k.startswith("python") and k.endswith("fp32") else "")
             lines.append(f"| {part} | {size} | {k} | {c['seconds_median']:.2f} ({c['seconds_min']:.2f}-{c['seconds_max']:.2f}) | {c['seconds_per_mp']:.2f} | "
                          f"{c['peak_rss_mb']:.0f} | {q} |")  # fmt: skip
     lines.append("")
@@ -126,6 +154,11 @@ def markdown_lines(res: dict[str, Any]) -> list[str]:
         notes.append(f"chain (restoration + x4 on {ch.get('sr_bundle')}): native is {ch['native_vs_python_unrolled']:.2f}x the Python runtime's speed")
     if notes:
         lines.append("; ".join(notes) + ".")
+    if "error" in gate:
+        lines += ["", f"INT8 restoration forms: refused by the export's gate: {gate['error']}"]
+    elif gate:
+        lines += ["", "INT8 restoration forms (calibrated on degraded crops of the calibration photos, gated on held-out ones at the export "
+                  "defaults): " + "; ".join(f"{m}: worst {g['worst_psnr_db']:.1f} dB to fp32, PIQE change {g['piqe_change']:+.2f}" for m, g in gate.items()) + "."]  # fmt: skip
     return lines
 
 

@@ -62,8 +62,9 @@ def calibration_crops(folder: str | Path, in_channels: int, *, limit: int = 24, 
     return crops[:limit]
 
 
-def quantize_int8(fp32: Path, out: Path, calibration: list[np.ndarray], *, input_name: str = "x") -> dict:
-    """Write the QDQ int8 graph of ``fp32`` to ``out``; returns what was quantized."""
+def quantize_int8(fp32: Path, out: Path, calibration: list, *, input_name: str = "x") -> dict:
+    """Write the QDQ int8 graph of ``fp32`` to ``out``; returns what was quantized. ``calibration``: input arrays of
+    the graph's input ``input_name``, or (multi-input graphs) dicts of input name -> array."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -79,7 +80,7 @@ def quantize_int8(fp32: Path, out: Path, calibration: list[np.ndarray], *, input
 
     class _Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._it = iter([{input_name: c} for c in calibration])
+            self._it = iter([c if isinstance(c, dict) else {input_name: c} for c in calibration])
 
         def get_next(self):
             return next(self._it, None)
@@ -98,26 +99,36 @@ def check_int8(
     reference: nn.Module, run, holdout: list[np.ndarray], *, is_sr: bool, min_psnr: float, max_nr_change: float, label: str
 ) -> dict:  # fmt: skip
     """The int8 gate on held-out real crops: PSNR to the fp32 model and (SR) the PIQE change; raise beyond the limits."""
+    pairs = []
+    for x in holdout:
+        with torch.inference_mode():
+            ref = reference(torch.from_numpy(x)).float().clamp(0, 1).numpy()
+        pairs.append((ref, np.asarray(run(x), dtype=np.float32)))
+    return gate_int8(pairs, nr_metric=is_sr, min_psnr=min_psnr, max_nr_change=max_nr_change, label=label)
+
+
+def gate_int8(pairs: list[tuple[np.ndarray, np.ndarray]], *, nr_metric: bool, min_psnr: float, max_nr_change: float, label: str) -> dict:
+    """The int8 gate on (fp32 output, int8 output) pairs of held-out real inputs, images in [0, 1]: PSNR and
+    (``nr_metric``) the PIQE change; raises ParityError beyond the limits, else returns the report."""
     from qualedge.export.parity import _psnr
 
     cases, piqe_pairs = [], []
     metric = None
-    if is_sr:
+    if nr_metric:
         from qualedge.iqa.metrics import create_metric
 
         metric = create_metric("piqe")
-    for i, x in enumerate(holdout):
-        with torch.inference_mode():
-            ref = reference(torch.from_numpy(x)).float().clamp(0, 1).numpy()
-        got = np.clip(np.nan_to_num(np.asarray(run(x), dtype=np.float32), nan=0.0), 0, 1)
-        case = {"input": f"photo-{i}", "psnr_db": _psnr(ref, got), "finite": bool(np.isfinite(got).all())}
+    for i, (ref, got) in enumerate(pairs):
+        ref = np.clip(ref, 0, 1)
+        got = np.clip(np.nan_to_num(got, nan=0.0), 0, 1)
+        case = {"input": f"photo-{i}", "psnr_db": _psnr(ref, got), "finite": bool(np.isfinite(pairs[i][1]).all())}
         if metric is not None:
             a, b = float(metric(torch.from_numpy(ref))[0]), float(metric(torch.from_numpy(got))[0])
             case.update(piqe_fp32=a, piqe_int8=b)
             piqe_pairs.append((a, b))
         cases.append(case)
     worst = min(c["psnr_db"] for c in cases)
-    report = {"precision": "int8", "tolerance": {"min_psnr": min_psnr, "max_nr_change": max_nr_change if is_sr else None},
+    report = {"precision": "int8", "tolerance": {"min_psnr": min_psnr, "max_nr_change": max_nr_change if nr_metric else None},
               "cases": cases, "worst_psnr_db": worst, "on": "held-out real photo crops"}  # fmt: skip
     if piqe_pairs:
         report["nr_metric"] = "piqe (lower is better; steered nothing in this export)"

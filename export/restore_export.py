@@ -14,6 +14,7 @@ its real quality map and on random inputs; a failing form fails the export and n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from pathlib import Path
 from typing import Any
@@ -79,14 +80,24 @@ def export_restore_bundle(
     overwrite: bool = False,
     overlap: int | None = None,
     seed: int = 0,
+    precisions: tuple[str, ...] = ("fp32",),
+    calibration: str | Path | None = None,
+    int8_min_psnr: float | None = None,
+    int8_max_nr_change: float | None = None,
 ) -> Manifest:
-    """Write a restoration bundle at ``out`` (see the module docstring) and return its manifest."""
+    """Write a restoration bundle at ``out`` (see the module docstring) and return its manifest. ``precisions``
+    ("fp32"[, "int8"]): with int8, both graphs also get an INT8 form calibrated on degraded crops of the photos in
+    ``calibration`` and gated on held-out ones (see :func:`_int8_forms`)."""
     from qualedge.export.api import ModelSource, qhead_entry, resolve_model, staging_folder
     from qualedge.export.onnx_export import export_onnx, stamp_onnx
     from qualedge.export.parity import check_parity, ort_runner
 
     from qualedge.weights.load import save_state_dict
 
+    if set(precisions) - {"fp32", "int8"} or "fp32" not in precisions:
+        raise ConfigError(f"restoration bundles hold fp32 graphs and optionally int8 forms; got precisions {precisions}")
+    if "int8" in precisions and calibration is None:
+        raise ConfigError("the int8 form needs calibration photos: pass --calibration DIR (a folder of real photos)")
     if (checkpoint is None) == (weights is None):
         raise ConfigError("give exactly one of checkpoint (a train-restore run folder) or weights (an adaqual_unet safetensors file)")
     # with a weights file the architecture and its hyperparameters are detected from the tensors themselves
@@ -148,6 +159,14 @@ def export_restore_bundle(
                   inputs=[_io("x", ["N", 3, tile, tile], [0, 1]), _io("r_t", ["N", 3, tile, tile]), _io("t", ["N"]), _io("q", ["N", 1, qs, qs], [0, 1])],
                   outputs=[_io("y", ["N", 3, tile, tile], [-1, 1])], extra={"exporter": exporter})],
         )  # fmt: skip
+        if "int8" in precisions:
+            int8 = _int8_forms(tmp, up, sp, desc, coefs, tile=tile, seed=seed, calibration=calibration, noise_scale=how.noise_scale,
+                               min_psnr=int8_min_psnr, max_nr_change=int8_max_nr_change)  # fmt: skip
+            for entry, (path, report, info) in zip((unrolled_entry, step_entry), int8):
+                fp32_form = entry.form("onnx", "fp32")
+                entry.forms.append(dataclasses.replace(fp32_form, path=path.name, precision="int8", sha256=sha256_file(path), parity=report,
+                                                       extra={"quantization": info, "calibration": str(calibration),
+                                                              "calibration_inputs": "degraded crops (the 11 CDD types in turn)"}))  # fmt: skip
         entries = [unrolled_entry, step_entry, qhead_entry(tmp, exporter=exporter, opset=opset)]
         policy = {
             "kind": "restoration",
@@ -172,6 +191,67 @@ def export_restore_bundle(
         )  # fmt: skip
         write_manifest(tmp, manifest)
     return manifest
+
+
+def _int8_forms(tmp: Path, up: Path, sp: Path, desc, coefs: list, *, tile: int, seed: int, calibration: str | Path, noise_scale: float,
+                min_psnr: float | None, max_nr_change: float | None) -> list[tuple[Path, dict, dict]]:  # fmt: skip
+    """INT8 forms of the unrolled and the per-step graph. Calibration: tile-sized crops of the photos in
+    ``calibration``, each degraded with one of the 11 composite types in turn (the model's inputs), with its quality-head
+    map and seeded tile noise; every 4th crop is held out. Gate: on the held-out crops the int8 graph's restored tile
+    (the unrolled graph; the step graph through the DDIM loop) against the fp32 graph's: PSNR and the PIQE change
+    (PIQE steered nothing in restoration training), refused beyond the limits."""
+    from qualedge.export.int8 import (
+        DEFAULT_MAX_NR_CHANGE,
+        DEFAULT_MIN_PSNR,
+        calibration_crops,
+        gate_int8,
+        quantize_int8,
+    )
+    from qualedge.export.onnx_export import stamp_onnx
+    from qualedge.export.parity import ort_runner
+
+    from qualedge.data.degradations.composite import TYPES, composite
+    from qualedge.ddim import ddim_update
+    from qualedge.iqa.head import load_quality_head
+    from qualedge.noise import tile_noise
+
+    head = load_quality_head()
+    feeds = []
+    for k, c in enumerate(calibration_crops(calibration, 3, crop=tile)):
+        x = composite(np.ascontiguousarray(c[0].transpose(1, 2, 0)), TYPES[k % len(TYPES)], np.random.default_rng([seed, k]), 1.0)
+        x = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)[None]
+        with torch.no_grad():
+            q = head.cell_map(torch.from_numpy(x)).numpy().astype(np.float32)
+        noise = tile_noise(seed, k, 0, x.shape) if noise_scale != 0.0 else np.zeros_like(x)
+        feeds.append({"x": x, "q": q, "noise": noise})
+    calib, holdout = [f for i, f in enumerate(feeds) if i % 4 != 3], [f for i, f in enumerate(feeds) if i % 4 == 3]
+    limits = {"min_psnr": DEFAULT_MIN_PSNR if min_psnr is None else min_psnr,
+              "max_nr_change": DEFAULT_MAX_NR_CHANGE if max_nr_change is None else max_nr_change}  # fmt: skip
+    run_u32, run_s32 = ort_runner(up), ort_runner(sp)
+
+    def loop(run, f):
+        r = r0 = f["noise"]
+        for c in coefs:
+            r0 = run(f["x"], r, np.full((1,), c[0], np.float32), f["q"])
+            r = ddim_update(r, r0, c)
+        return np.clip(f["x"] + r0, 0, 1)
+
+    forms: list[tuple[Path, dict, dict]] = []
+    for name, role, fp32, step in (("restore", "restore-unrolled", up, False), ("restore_step", "restore-step", sp, True)):
+        out = tmp / f"{name}.int8.onnx"
+        if step:  # the step graph sees the residual at every timestep the sampler uses
+            cal = [{"x": f["x"], "r_t": f["noise"], "t": np.full((1,), float(c[0]), np.float32), "q": f["q"]} for f in calib for c in coefs]
+        else:
+            cal = calib
+        info = quantize_int8(fp32, out, cal)
+        stamp_onnx(out, onnx_metadata(name, role, desc.arch_id, "int8"))
+        run8 = ort_runner(out)
+        if step:
+            pairs = [(loop(run_s32, f), loop(run8, f)) for f in holdout]
+        else:
+            pairs = [(run_u32(f["x"], f["q"], f["noise"]), run8(f["x"], f["q"], f["noise"])) for f in holdout]
+        forms.append((out, gate_int8(pairs, nr_metric=True, label=f"{name} int8", **limits), info))
+    return forms
 
 
 __all__ = ["export_restore_bundle"]

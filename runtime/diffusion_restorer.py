@@ -45,20 +45,20 @@ class _GraphRunner:
         threads: int | None,
         coefficients: list,
         unrolled: bool,
+        precision: str = "fp32",
     ) -> None:
         self.backend = backend
         if backend == "ort":
             from qualedge.runtime.backends.ort import OrtBackend
 
-            form = entry.form("onnx", "fp32")
+            form = entry.form("onnx", precision)
             if form is None:
-                raise BundleError(
-                    f"model {entry.name} has no fp32 ONNX form; re-export the bundle with 'qualedge export-restore'"
-                )
+                hint = " --precision fp32,int8 --calibration DIR" if precision == "int8" else ""
+                raise BundleError(f"model {entry.name} has no {precision} ONNX form; re-export the bundle with 'qualedge export-restore{hint}'")
             from qualedge.bundle import onnx_metadata
 
-            self.session = OrtBackend(folder / form.path, device=device, precision="fp32", threads=threads,
-                                      expect=onnx_metadata(entry.name, entry.role, entry.arch_id, "fp32")).session  # fmt: skip
+            self.session = OrtBackend(folder / form.path, device=device, precision=precision, threads=threads,
+                                      expect=onnx_metadata(entry.name, entry.role, entry.arch_id, precision)).session  # fmt: skip
             self.names = [i.name for i in self.session.get_inputs()]
         elif backend == "torch":
             import torch
@@ -185,11 +185,12 @@ class DiffusionRestorer:
         self.options = opts = options or RestoreOptions()
         if opts.backend not in ("ort", "torch"):
             raise ConfigError(f"restoration bundles run on the 'ort' or 'torch' backend, not {opts.backend!r}")
-        if opts.precision not in (None, "fp32"):
+        if opts.precision not in (None, "fp32", "int8") or (opts.precision == "int8" and opts.backend != "ort"):
             raise ConfigError(
-                f"restoration bundles hold fp32 graphs (the prompt module's attention and LayerNorm statistics); got precision {opts.precision!r}"
+                "restoration bundles hold fp32 graphs (the prompt module's attention and LayerNorm statistics; bf16 on the native engine) "
+                f"and optionally int8 forms (ONNX Runtime); got precision {opts.precision!r} on {opts.backend!r}"
             )
-        self.mode, self.precision, self.scale = mode, "fp32", 1
+        self.mode, self.precision, self.scale = mode, opts.precision or "fp32", 1
         self.steps, coefficients = pol.steps, [tuple(c) for c in pol.coefficients]
         self.tile = pol.tile
         if opts.tile not in (None, self.tile):
@@ -201,7 +202,7 @@ class DiffusionRestorer:
         entry = self.manifest.model(pol.restore if mode == "unrolled" or opts.backend == "torch" else pol.restore_step)
         self.models = [entry]
         graph = _GraphRunner(self.folder, entry, backend=opts.backend, device=opts.device, threads=opts.threads,
-                             coefficients=coefficients, unrolled=mode == "unrolled")  # fmt: skip
+                             coefficients=coefficients, unrolled=mode == "unrolled", precision=self.precision)  # fmt: skip
         qhead = open_backend(self.folder, self.manifest.model(pol.quality_model), backend=opts.backend, device=opts.device,
                              precision="fp32", threads=opts.threads)  # fmt: skip
         # noise_scale 0: a regression model (one step from a zero residual); bundles from before the field: diffusion
@@ -236,7 +237,7 @@ class DiffusionRestorer:
         summary = build_summary(
             size=(image.width, image.height), scale=1, grid=run.grid, tile=run.tile, overlap=run.overlap,
             models=[m.name for m in self.models], decisions=None, quality=run.quality, routing=None,
-            backend=self.options.backend, precision="fp32", blend=e.blend_name, fallbacks=0, times=run.times,
+            backend=self.options.backend, precision=self.precision, blend=e.blend_name, fallbacks=0, times=run.times,
             restoration=restoration, **({"blend_note": e.blend_note} if e.blend_note else {}),
         )  # fmt: skip
         return RestoreResult(run.pixels, image.grey, summary, run.decisions, run.quality)

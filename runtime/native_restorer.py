@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from qualedge.runtime.capi_wrapper import POLICIES
-from qualedge.runtime.diffusion_restorer import restoration_info
+from qualedge.runtime.diffusion_restorer import DEFAULT_MODE, restoration_info
 from qualedge.runtime.restorer import RestoreOptions, Restorer, RestoreResult, resolve_routing, select_models
 from qualedge.runtime.summary import build_summary
 
@@ -40,12 +40,14 @@ def native_supports(manifest: Manifest, opts: RestoreOptions) -> str | None:
     if opts.blend != "auto":
         return f"blend {opts.blend}"
     if manifest.kind == "restoration":
-        if opts.precision not in (None, "fp32", "bf16"):
-            return f"precision {opts.precision} for a restoration bundle (fp32 or bf16)"
+        if opts.precision not in (None, "fp32", "bf16", "int8"):
+            return f"precision {opts.precision} for a restoration bundle (fp32, bf16 or int8)"
         pol = manifest.restoration_policy()
         for name in (pol.restore, pol.restore_step, pol.quality_model):
             if manifest.model(name).form("onnx", "fp32") is None:
                 return f"model {name} has no fp32 ONNX form"
+            if opts.precision == "int8" and name != pol.quality_model and manifest.model(name).form("onnx", "int8") is None:
+                return f"model {name} has no int8 form"
         return None
     if opts.precision not in (None, "fp32", "bf16", "int8"):
         return f"precision {opts.precision} (the native engine runs fp32, bf16 or int8)"
@@ -71,7 +73,7 @@ def _pixels(image: Image) -> np.ndarray:
 class _Stage:
     """What the summary of one native stage needs: the bundle's routing or restoration settings."""
 
-    def __init__(self, folder: Path, manifest: Manifest, o: RestoreOptions, *, mode: str = "loop", seed: int | None = None) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, o: RestoreOptions, *, mode: str = DEFAULT_MODE, seed: int | None = None) -> None:
         self.folder, self.manifest, self.options = folder, manifest, o
         if manifest.kind == "restoration":
             pol = manifest.restoration_policy()
@@ -114,7 +116,7 @@ class NativeRestorer:
     """Load an SR or a restoration bundle into the native library once, then ``restore(image)`` many times
     (thread-safe). ``mode`` and ``seed``: a restoration bundle's graph (unrolled or loop) and noise seed."""
 
-    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None, *, manifest: Manifest | None = None, mode: str = "loop",
+    def __init__(self, bundle: str | Path, options: RestoreOptions | None = None, *, manifest: Manifest | None = None, mode: str = DEFAULT_MODE,
                  seed: int | None = None) -> None:  # fmt: skip
         from qualedge.runtime.capi_wrapper import CRestorer
         from qualedge.runtime.native_build import build_native
@@ -147,7 +149,7 @@ class NativeChain:
     library's memory; the summary has the SR stage's fields with the restoration stage's under ``"restoration"``."""
 
     def __init__(self, restore_bundle: str | Path, bundle: str | Path, options: RestoreOptions, restore_options: RestoreOptions, *,
-                 mode: str = "loop", seed: int | None = None) -> None:  # fmt: skip
+                 mode: str = DEFAULT_MODE, seed: int | None = None) -> None:  # fmt: skip
         from qualedge.runtime.capi_wrapper import CRestorer
         from qualedge.runtime.native_build import build_native
 
@@ -182,7 +184,7 @@ class NativeChain:
 
 
 def open_stages(bundle: str | Path | None, restore_bundle: str | Path | None, opts: RestoreOptions, restore_opts: RestoreOptions,
-                engine: str = "auto", *, mode: str = "loop", seed: int | None = None, log=None):  # fmt: skip
+                engine: str = "auto", *, mode: str = DEFAULT_MODE, seed: int | None = None, log=None):  # fmt: skip
     """The restorer for SR on ``bundle``, restoration on ``restore_bundle``, or both chained, on ``engine``: native
     where it can run everything (auto), else the Python runtime; ``native`` refuses what it cannot run, with the
     reason."""

@@ -42,6 +42,8 @@ def test_restoration_and_chain_rows(rbundle: Path, bundle: Path, tmp_path: Path,
     monkeypatch.setattr(defaults, "ensure_default_bundle", lambda log=None: bundle)
     monkeypatch.setattr("qualedge.benchmarks.latency_restore.RESTORE_SIZE", 96)
     monkeypatch.setattr("qualedge.benchmarks.latency_restore.CHAIN_SIZE", 64)
+    # the int8 export of the embedded weights is tested in tests/export/test_int8.py; here its refusal is reported
+    monkeypatch.setattr("qualedge.benchmarks.latency_restore._int8_bundle", lambda work: (None, {"error": "refused here"}))
     res = restoration_rows(tmp_path, repeats=1, threads=1, bf16=False, run=latency._run, summarise=latency._summarise)
     for part, keys in (("restoration", ["python unrolled fp32", "python loop fp32", "native unrolled fp32", "native loop fp32"]),
                        ("chain", ["python unrolled fp32", "native unrolled fp32"])):  # fmt: skip
@@ -54,7 +56,7 @@ def test_restoration_and_chain_rows(rbundle: Path, bundle: Path, tmp_path: Path,
             if k.startswith("native"):
                 assert cfg[k]["psnr_vs_python_db"] >= 45, (part, k, cfg[k]["psnr_vs_python_db"])
     text = "\n".join(markdown_lines(res))
-    assert "native unrolled fp32" in text and "chain" in text
+    assert "native unrolled fp32" in text and "chain" in text and "refused by the export's gate: refused here" in text
 
 
 def test_cold_start_program_compiles_against_the_header(tmp_path: Path) -> None:

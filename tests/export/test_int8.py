@@ -66,3 +66,34 @@ def test_int8_gate_refuses_and_needs_calibration(photos: Path, tmp_path: Path) -
         export_bundle(tmp_path / "b", src, precisions=("fp32", "int8"), quality_head=False)
     with pytest.raises(ConfigError, match="usable crops"):
         export_bundle(tmp_path / "c", src, precisions=("fp32", "int8"), calibration=tmp_path, quality_head=False)
+
+
+def test_restoration_int8_forms_gated_and_run_by_both_runtimes(rbundle: Path, photos: Path, tmp_path: Path, capsys) -> None:
+    """``export-restore --precision fp32,int8 --calibration DIR``: both graphs get an int8 form calibrated on degraded
+    crops, gated on held-out ones (the random tiny test model is far from a trained one, so the limits here only check
+    the mechanics); both runtimes run it, and the gate refuses beyond its limits with nothing written."""
+    from qualedge.runtime.diffusion_restorer import DiffusionRestorer
+    from qualedge.runtime.native_restorer import NativeRestorer
+
+    from qualedge.cli import main
+    from qualedge.data.degradations.composite import composite
+    from qualedge.io import Image
+
+    weights = rbundle.parent / "adaqual.safetensors"
+    out = tmp_path / "r8"
+    args = ["export-restore", "--weights", str(weights), "-o", str(out), "--tile", "64", "--precision", "fp32,int8", "--calibration", str(photos)]
+    assert main([*args, "--int8-min-psnr", "5", "--int8-max-nr-change", "100"]) == 0
+    from qualedge.bundle import load_bundle
+
+    man = load_bundle(out)
+    for name in ("restore", "restore_step"):
+        f = man.model(name).form("onnx", "int8")
+        assert f is not None and f.parity["passed"] and "piqe_change" in f.parity and f.extra["quantization"]["quantized_convs"] > 0
+    img = Image(rgb=composite(read_image(photos / "chelsea.png").rgb[:96, :128], "low_rain", np.random.default_rng(0)))
+    py8 = DiffusionRestorer(out, RestoreOptions(precision="int8"), seed=1).restore(img)
+    nat8 = NativeRestorer(out, RestoreOptions(precision="int8"), seed=1).restore(img)
+    assert py8.summary["precision"] == nat8.summary["precision"] == "int8"
+    assert _psnr(nat8.pixels, py8.pixels) >= 30, _psnr(nat8.pixels, py8.pixels)  # ONNX Runtime's and OpenVINO's int8 kernels
+    assert main([*args[:4], str(tmp_path / "refused"), *args[5:], "--int8-min-psnr", "200"]) != 0
+    assert "int8 form loses too much" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()

@@ -24,8 +24,7 @@ DiffusionRestorer::DiffusionRestorer(Bundle bundle, const Options &o) : bundle_(
     std::string precision;
     if (o.precision == QE_PRECISION_BUNDLE || o.precision == QE_PRECISION_FP32) precision = "fp32";
     else if (o.precision == QE_PRECISION_BF16) precision = "bf16";
-    else if (o.precision == QE_PRECISION_INT8)
-        throw Error(QE_ERR_UNSUPPORTED, "restoration bundles have no int8 form (qualedge export-restore writes fp32 graphs); use fp32 or bf16");
+    else if (o.precision == QE_PRECISION_INT8) precision = "int8";
     else throw Error(QE_ERR_INVALID_ARGUMENT, "precision " + std::to_string(o.precision) + " is not a qe_precision");
     unrolled_ = o.restore_mode == QE_RESTORE_UNROLLED;
     seed_ = o.seed != QE_SEED_DEFAULT ? o.seed : pol.seed;
@@ -33,7 +32,9 @@ DiffusionRestorer::DiffusionRestorer(Bundle bundle, const Options &o) : bundle_(
     geo_.overlap = o.overlap >= 0 ? o.overlap : pol.overlap;
     const ModelInfo &g = bundle_.model(unrolled_ ? pol.restore : pol.restore_step);
     if (g.onnx_fp32.empty()) throw Error(QE_ERR_BUNDLE, "model " + g.name + " of " + path + " has no fp32 ONNX form; re-export the bundle with 'qualedge export-restore'");
-    graph_ = std::make_unique<Engine>(g.onnx_fp32, g.name, precision, o.threads, unrolled_ ? 3 : 4);
+    if (precision == "int8" && g.onnx_int8.empty())
+        throw Error(QE_ERR_BUNDLE, "model " + g.name + " of " + path + " has no int8 form; export the bundle with 'qualedge export-restore --precision fp32,int8 --calibration DIR'");
+    graph_ = std::make_unique<Engine>(precision == "int8" ? g.onnx_int8 : g.onnx_fp32, g.name, precision, o.threads, unrolled_ ? 3 : 4);
     const ModelInfo &q = bundle_.model(pol.quality_model);
     if (q.onnx_fp32.empty()) throw Error(QE_ERR_BUNDLE, "quality model " + q.name + " of " + path + " has no fp32 ONNX form; re-export the bundle");
     qhead_ = std::make_unique<Engine>(q.onnx_fp32, q.name, "fp32", o.threads);
