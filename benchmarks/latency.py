@@ -476,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ncnn", action="store_true")
     ap.add_argument("--no-memory", action="store_true", help="skip the 2048x2048 memory run")
     ap.add_argument("--no-restoration", action="store_true", help="skip the restoration and chain rows")
+    ap.add_argument("--only-restoration", action="store_true", help="rerun only the restoration and chain rows into the existing results at --out "
+                    "(their own date is recorded)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "latency_cpu"), help="output path stem (.json and .md)")
     args = ap.parse_args(argv)
     if args.child:
@@ -489,6 +491,17 @@ def main(argv: list[str] | None = None) -> int:
 
     models = args.model or ["realesrgan-x4plus", "realesr-animevideov3"]
     work = Path(tempfile.mkdtemp(prefix="qualedge-bench-"))
+    if args.only_restoration:
+        from qualedge.benchmarks.latency_restore import restoration_rows
+
+        stem = Path(args.out)
+        res = json.loads(stem.with_suffix(".json").read_text())
+        res.update(restoration_rows(work, repeats=args.repeats, threads=args.threads, bf16=_cpu_has_bf16(), run=_run, summarise=_summarise))
+        res["restoration_date"] = time.strftime("%Y-%m-%d %H:%M")
+        atomic_write_json(stem.with_suffix(".json"), res)
+        atomic_write_text(stem.with_suffix(".md"), markdown(res))
+        print(markdown(res))
+        return 0
     inputs = {m: Path(args.input) if args.input else _default_input(m, work) for m in models}
     mem = None if args.no_memory else _synthetic_photo(work / "mem2048.png", 2048)
     ncnn = not args.no_ncnn and _ncnn_available()

@@ -125,7 +125,8 @@ def markdown_lines(res: dict[str, Any]) -> list[str]:
     if "restoration" not in res:
         return []
     gate = res.get("restoration_int8_gate", {})
-    lines = ["", "## Restoration and chains (AdaQual-Diff default bundle)", "",
+    when = f" (rerun {res['restoration_date']} with `--only-restoration`, same machine)" if "restoration_date" in res else ""
+    lines = ["", f"## Restoration and chains (AdaQual-Diff default bundle){when}", "",
              "| rows | input | configuration | end to end s (min-max) | s per MP | peak RSS MB | output vs Python runtime fp32 |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for part in ("restoration", "chain"):
         e = res.get(part)
