@@ -64,8 +64,9 @@ typedef enum qe_pixel_format {
  * budget (heavy_fraction) on tiles drawn with `seed`: the control against which routing is measured. */
 typedef enum qe_policy { QE_POLICY_ADAPTIVE = 0, QE_POLICY_COMPACT = 1, QE_POLICY_HEAVY = 2, QE_POLICY_RANDOM = 3 } qe_policy;
 
-/* Inference precision of the SR models: the bundle's policy, fp32, bf16 (CPUs with AVX512_BF16/AMX), or int8 (the
- * bundle's int8 forms, exported with --precision int8); tiles whose output is not finite are rerun in fp32. */
+/* Inference precision: the bundle's policy, fp32, bf16 (CPUs with AVX512_BF16/AMX), or int8 (the bundle's int8 forms,
+ * exported with --precision int8). SR: tiles whose output is not finite are rerun in fp32. Restoration: bf16 is
+ * accepted per bundle by a parity probe at load (QE_ERR_UNSUPPORTED otherwise), int8 needs the bundle's gated forms. */
 typedef enum qe_precision { QE_PRECISION_BUNDLE = 0, QE_PRECISION_FP32 = 1, QE_PRECISION_BF16 = 2, QE_PRECISION_INT8 = 3 } qe_precision;
 
 /* Restoration bundles: the unrolled K-step graph (one call per batch of tiles) or the per-step graph run K times with
