@@ -540,22 +540,27 @@ def _ncnn_cpu_available() -> bool:
     return r.returncode == 0
 
 
-def _default_input(model: str, work: Path) -> Path:
-    """A real photo crop: from the data folder when present, else the shipped example upscaled-free crop of skimage."""
+def photo_rgb() -> np.ndarray:
+    """The benchmarks' real photo: Kodak kodim21 from the data folder when present, else scikit-image's astronaut."""
     from qualedge import paths
-    from qualedge.io import read_image, write_image
+    from qualedge.io import read_image
 
-    size = 256 if model == "realesrgan-x4plus" else 512
     d = paths.shared_data_dir()
     src = d / "images" / "kodak24" / "kodim21.png" if d is not None else None
     if src is None or not src.is_file():
         import skimage.data
 
-        rgb = skimage.data.astronaut().astype(np.float32) / 255.0
-    else:
-        rgb = read_image(src).rgb
+        return skimage.data.astronaut().astype(np.float32) / 255.0
+    return read_image(src).rgb
+
+
+def _default_input(model: str, work: Path) -> Path:
+    """A crop of the benchmarks' real photo (:func:`photo_rgb`)."""
+    from qualedge.io import write_image
+
+    size = 256 if model == "realesrgan-x4plus" else 512
     out = work / f"input-{model}.png"
-    write_image(out, np.ascontiguousarray(rgb[:size, :size]))
+    write_image(out, np.ascontiguousarray(photo_rgb()[:size, :size]))
     return out
 
 

@@ -19,29 +19,14 @@ KIND = "haze_rain"  # the CDD-11 composite the input carries
 
 
 def _degraded_photo(path: Path, size: int) -> Path:
-    """A real photo crop (Kodak kodim21 from the data folder, else skimage's astronaut) with the KIND composite."""
-    from qualedge import paths
+    """A crop of the benchmarks' real photo (latency.photo_rgb) with the KIND composite."""
+    from qualedge.benchmarks.latency import photo_rgb
+
     from qualedge.data.degradations.composite import composite
-    from qualedge.io import read_image, write_image
+    from qualedge.io import write_image
 
-    d = paths.shared_data_dir()
-    src = d / "images" / "kodak24" / "kodim21.png" if d is not None else None
-    if src is not None and src.is_file():
-        rgb = read_image(src).rgb
-    else:
-        import skimage.data
-
-        rgb = skimage.data.astronaut().astype(np.float32) / 255.0
-    write_image(path, composite(np.ascontiguousarray(rgb[:size, :size]), KIND, np.random.default_rng(0)))
+    write_image(path, composite(np.ascontiguousarray(photo_rgb()[:size, :size]), KIND, np.random.default_rng(0)))
     return path
-
-
-def _psnr(a: Path, b: Path) -> float:
-    from qualedge.io import read_image
-
-    x, y = read_image(a).rgb, read_image(b).rgb
-    mse = float(((x.astype(np.float64) - y) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
 def _int8_bundle(work: Path) -> tuple[Path | None, dict]:
@@ -64,6 +49,7 @@ def _int8_bundle(work: Path) -> tuple[Path | None, dict]:
 
 
 def restoration_rows(work: Path, *, repeats: int, threads: int, bf16: bool, run: Callable, summarise: Callable) -> dict[str, Any]:
+    from qualedge.benchmarks.latency import _psnr_files
     from qualedge.export.defaults import ensure_default_bundle, ensure_default_restore_bundle
 
     from qualedge.io import read_header
@@ -103,7 +89,7 @@ def restoration_rows(work: Path, *, repeats: int, threads: int, bf16: bool, run:
                 c["engine_used"] = rs[0].get("engine")
                 ref = work / f"{part}-python-{k.split(' ')[1]}-fp32.png"
                 if k != f"python {k.split(' ')[1]} fp32" and ref.is_file():  # against the Python runtime in fp32
-                    c["psnr_vs_python_db"] = _psnr(work / f"{part}-{k.replace(' ', '-')}.png", ref)
+                    c["psnr_vs_python_db"] = _psnr_files(work / f"{part}-{k.replace(' ', '-')}.png", ref)
             configs[k] = c
         entry: dict[str, Any] = {"input_size": [w, h], "degradation": KIND, "bundle": Path(rb).name, "configs": configs}
         if sr:

@@ -211,7 +211,7 @@ def _int8_forms(tmp: Path, up: Path, sp: Path, desc, coefs: list, *, tile: int, 
     from qualedge.export.parity import ort_runner
 
     from qualedge.data.degradations.composite import TYPES, composite
-    from qualedge.ddim import ddim_update
+    from qualedge.ddim import ddim_sample_steps
     from qualedge.iqa.head import load_quality_head
     from qualedge.noise import tile_noise
 
@@ -230,11 +230,7 @@ def _int8_forms(tmp: Path, up: Path, sp: Path, desc, coefs: list, *, tile: int, 
     run_u32, run_s32 = ort_runner(up), ort_runner(sp)
 
     def loop(run, f):
-        r = r0 = f["noise"]
-        for c in coefs:
-            r0 = run(f["x"], r, np.full((1,), c[0], np.float32), f["q"])
-            r = ddim_update(r, r0, c)
-        return np.clip(f["x"] + r0, 0, 1)
+        return ddim_sample_steps(run, f["x"], f["q"], f["noise"], coefs)
 
     forms: list[tuple[Path, dict, dict]] = []
     for name, role, fp32, step in (("restore", "restore-unrolled", up, False), ("restore_step", "restore-step", sp, True)):

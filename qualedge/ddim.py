@@ -116,3 +116,15 @@ def ddim_update(r, r0, coef: tuple[int, float, float, float, float]):
     _, sa, s1a, sap, s1ap = coef
     eps = (r - sa * r0) / s1a
     return sap * r0 + s1ap * eps
+
+
+def ddim_sample_steps(step, x, q, noise, coefficients):
+    """The K-step DDIM sampler over a per-step graph ``step(x, r_t, t, q) -> r0_hat`` on NumPy arrays: from the
+    initial residual ``noise``, one :func:`ddim_update` per coefficient row; returns the restored ``clip(x + r0_hat)``
+    (the runtime's step loop and the export's int8 gate run it)."""
+    r = r0 = noise
+    for c in coefficients:
+        r0 = step(x, r, np.full((x.shape[0],), c[0], np.float32), q)
+        r = ddim_update(r, r0, c)
+    return np.clip(x + r0, 0, 1)
+

@@ -24,7 +24,7 @@ from qualedge.runtime.restorer import RestoreOptions, RestoreResult
 from qualedge.runtime.summary import build_summary
 
 from qualedge.bundle import ModelEntry, load_bundle
-from qualedge.ddim import ddim_update
+from qualedge.ddim import ddim_sample_steps
 from qualedge.errors import BundleError, ConfigError, InferenceError
 from qualedge.noise import tile_noise
 
@@ -151,11 +151,7 @@ class DiffusionStrategy:
     def _sample(self, x: np.ndarray, q: np.ndarray, noise: np.ndarray) -> np.ndarray:
         if self.mode == "unrolled":
             return self.graph(x, q, noise)
-        r = r0 = noise
-        for c in self.coefficients:
-            r0 = self.graph(x, r, np.full((x.shape[0],), c[0], np.float32), q)
-            r = ddim_update(r, r0, c)
-        return np.clip(x + r0, 0, 1)
+        return ddim_sample_steps(self.graph, x, q, noise, self.coefficients)
 
 
 class DiffusionRestorer:

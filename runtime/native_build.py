@@ -12,6 +12,7 @@ never leaves half a library. Both builds run the same steps (``runtime/native/cm
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -53,7 +54,9 @@ def openvino_dirs() -> tuple[Path, Path, str]:
         raise BackendUnavailableError(str(exc)) from None
 
 
+@functools.lru_cache(maxsize=2)
 def _key(sanitize: bool) -> str:
+    """Hashed once per process: every restorer's start asks for the library."""
     return _cmake_build().source_key(__version__, openvino_dirs()[2], sanitize)
 
 

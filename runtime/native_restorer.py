@@ -149,13 +149,13 @@ class NativeChain:
     library's memory; the summary has the SR stage's fields with the restoration stage's under ``"restoration"``."""
 
     def __init__(self, restore_bundle: str | Path, bundle: str | Path, options: RestoreOptions, restore_options: RestoreOptions, *,
-                 mode: str = DEFAULT_MODE, seed: int | None = None) -> None:  # fmt: skip
+                 mode: str = DEFAULT_MODE, seed: int | None = None, manifests: tuple[Manifest, Manifest] | None = None) -> None:  # fmt: skip
         from qualedge.runtime.capi_wrapper import CRestorer
         from qualedge.runtime.native_build import build_native
 
         stages = []
-        for folder, o, kind in ((restore_bundle, restore_options, "restoration"), (bundle, options, "sr")):
-            m = load_bundle(folder)
+        ms = manifests or (load_bundle(restore_bundle), load_bundle(bundle))
+        for folder, o, kind, m in ((restore_bundle, restore_options, "restoration", ms[0]), (bundle, options, "sr", ms[1])):
             if m.kind != kind:
                 raise ConfigError(f"bundle {folder} is a {m.kind} bundle; the chain needs a {kind} bundle there")
             why = native_supports(m, o)
@@ -211,18 +211,18 @@ def open_stages(bundle: str | Path | None, restore_bundle: str | Path | None, op
 
     if engine == "python":
         return python()
-    whys = []
-    for folder, o in ((restore_bundle, restore_opts), (bundle, opts)):
-        if folder is not None and (why := native_supports(load_bundle(folder), o)) is not None:
-            whys.append(why)
+    # each manifest is read (and its files' hashes checked) once, then handed to the native restorer
+    manifests = {f: load_bundle(f) for f in (restore_bundle, bundle) if f is not None}
+    whys = [why for f, o in ((restore_bundle, restore_opts), (bundle, opts)) if f is not None and (why := native_supports(manifests[f], o)) is not None]
     if whys:
         if engine == "native":
             raise ConfigError(f"--engine native cannot run this: {'; '.join(whys)}; use --engine python (or auto)")
         return python()
     try:
         if bundle is not None and restore_bundle is not None:
-            return NativeChain(restore_bundle, bundle, opts, restore_opts, mode=mode, seed=seed)
-        return NativeRestorer(bundle if bundle is not None else restore_bundle, opts if bundle is not None else restore_opts, mode=mode, seed=seed)
+            return NativeChain(restore_bundle, bundle, opts, restore_opts, mode=mode, seed=seed, manifests=(manifests[restore_bundle], manifests[bundle]))
+        one, o = (bundle, opts) if bundle is not None else (restore_bundle, restore_opts)
+        return NativeRestorer(one, o, manifest=manifests[one], mode=mode, seed=seed)
     except BackendUnavailableError as exc:
         if engine == "native":
             raise
